@@ -1,0 +1,232 @@
+"""The subcommands that never need a window: simulate, cancel-all, set-key.
+
+Exit status (shared by ``cancel-all`` and ``trigger``): 0 flat, 1 orders remain or the
+result is unverified, 2 usage or configuration error, 3 refused by the server, 4 server
+unreachable or timed out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from core import APP_NAME, __version__
+from core import settings as settings_store
+from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.kill import CancelReport, KillSwitch
+
+EXIT_USAGE = 2
+ENV_KEY = "OPENALGO_API_KEY"
+ENV_HOST = "OPENALGO_HOST"
+
+SUBCOMMANDS = ("simulate", "cancel-all", "set-key")
+
+
+class UsageError(Exception):
+    """Bad input from the command line or configuration; the message is for the user."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="killswitch",
+        description=f"{APP_NAME}: cancel every working order on an OpenAlgo account, verified.",
+        epilog="Exit status: 0 flat, 1 orders remain or unverified, 2 usage/configuration error, "
+        "3 refused by the server, 4 unreachable or timed out.",
+    )
+    parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sim = sub.add_parser("simulate", help="serve the built-in OpenAlgo simulator on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    sim.add_argument("--orders", type=int, default=25, help="working orders to start with (default 25)")
+    sim.add_argument("--mode", choices=("live", "analyze"), default="analyze")
+    sim.add_argument("--apikey", help="API key to accept (default: a fresh random key)")
+    sim.add_argument("--demo", action="store_true", help="keep new orders arriving, like a live account")
+    sim.add_argument("--seed", type=int, help="seed for reproducible order books")
+
+    for name, text in (("cancel-all", "run the kill headless and print the report"),):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument(
+            "--host", help=f"OpenAlgo URL (default: saved setting, ${ENV_HOST}, or 127.0.0.1:5000)"
+        )
+        cmd.add_argument("--strategy", help="label sent to OpenAlgo's logs (default: KillSwitch)")
+        cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+        cmd.add_argument("--deadline", type=float, help="seconds to keep sweeping survivors (default 60)")
+
+    key = sub.add_parser("set-key", help="store the API key in the OS keyring (prompted, never echoed)")
+    key.add_argument("--host", help="OpenAlgo URL the key belongs to")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
+        return int(exc.code or 0)
+    try:
+        if args.command == "simulate":
+            return simulate(args, out)
+        if args.command in ("cancel-all", "trigger"):
+            return cancel_all(args, out, err)
+        if args.command == "set-key":
+            return set_key(args, out, err)
+    except UsageError as exc:
+        print(f"killswitch: {exc}", file=err)
+        return EXIT_USAGE
+    parser.print_help(out)
+    return EXIT_USAGE
+
+
+def resolve_host(explicit: str | None) -> str:
+    raw = explicit or os.environ.get(ENV_HOST) or settings_store.load().host
+    host = normalise_host(raw)
+    if host is None:
+        raise UsageError(f"{raw!r} is not a usable server URL; expected something like http://127.0.0.1:5000")
+    return host
+
+
+def resolve_key(host: str) -> str:
+    """The key from $OPENALGO_API_KEY (scripts) or the OS keyring; never from a file."""
+    from_env = os.environ.get(ENV_KEY, "").strip()
+    if from_env:
+        return from_env
+    from core.secrets import KeyStoreError, OsKeyStore
+
+    try:
+        key = OsKeyStore().get(host)
+    except KeyStoreError as exc:
+        raise UsageError(f"{exc.sentence} Set {ENV_KEY} for this run instead.") from None
+    if not key:
+        raise UsageError(
+            f"No API key stored for {host}. Run 'killswitch set-key --host {host}' "
+            f"or set {ENV_KEY} for this run."
+        )
+    return key
+
+
+def run_headless_kill(
+    host: str,
+    apikey: str,
+    strategy: str,
+    deadline_s: float,
+    trigger: str = "command line",
+    on_progress: Callable[[str], None] | None = None,
+) -> CancelReport:
+    with make_http_client() as http:
+        client = OpenAlgoClient(host, apikey, http, strategy=strategy)
+        switch = KillSwitch(
+            client,
+            deadline_s=deadline_s,
+            on_progress=(lambda p: on_progress(p.text)) if on_progress else None,
+        )
+        return switch.fire(trigger)
+
+
+def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    host = resolve_host(args.host)
+    saved = settings_store.load()
+    strategy = (args.strategy or saved.strategy).strip() or saved.strategy
+    deadline = args.deadline if args.deadline and args.deadline > 0 else saved.deadline_s
+    apikey = resolve_key(host)
+    if not host.startswith("https://") and not is_loopback(host):
+        print(
+            f"warning: the API key is being sent over plain http:// to {host}; use https:// "
+            "unless this is a private network you trust.",
+            file=err,
+        )
+    progress = None if args.json else (lambda text: print(f"  … {text}", file=err))
+    report = run_headless_kill(host, apikey, strategy, deadline, "command line", progress)
+    if args.json:
+        json.dump(report.to_json(), out, indent=2)
+        out.write("\n")
+    else:
+        print_report(report, out)
+    return report.exit_code
+
+
+def print_report(report: CancelReport, out: TextIO) -> None:
+    print(report.verdict.headline, file=out)
+    print(f"  server:   {report.server} ({report.mode.upper()})", file=out)
+    if report.message:
+        print(f"  message:  {report.message}", file=out)
+    for orderid in report.canceled_by_server:
+        print(f"  cancelled by server  #{orderid}", file=out)
+    for orderid in report.canceled_by_sweep:
+        print(f"  cancelled by sweep   #{orderid}", file=out)
+    for failure in report.failures:
+        print(f"  FAILED   #{failure.orderid or '?'}: {failure.reason}", file=out)
+    label = "STILL WORKING" if report.remaining_verified else "LAST SEEN WORKING"
+    for order in report.remaining:
+        print(f"  {label}  {order.describe()} [{order.status}]", file=out)
+    for error in report.errors:
+        print(f"  note: {error}", file=out)
+    timing = f"  response {report.trigger_to_response_ms:.0f} ms" if report.trigger_to_response_ms else ""
+    if report.trigger_to_verified_ms is not None:
+        timing += f", verified {report.trigger_to_verified_ms:.0f} ms"
+    print(f"{timing}, total {report.elapsed_ms:.0f} ms".lstrip(", "), file=out)
+
+
+def set_key(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from core.secrets import KeyStoreError, OsKeyStore
+
+    host = resolve_host(args.host)
+    store = OsKeyStore()
+    problem = store.check()
+    if problem is not None:
+        print(f"killswitch: {problem.sentence} Nothing was stored.", file=err)
+        return EXIT_USAGE
+    key = getpass.getpass(f"OpenAlgo API key for {host} (not echoed): ").strip()
+    if not key:
+        print("killswitch: no key entered; nothing was stored.", file=err)
+        return EXIT_USAGE
+    try:
+        store.set(host, key)
+    except KeyStoreError as exc:
+        print(f"killswitch: {exc.sentence} Nothing was stored.", file=err)
+        return EXIT_USAGE
+    print(f"Stored the key for {host} in {store.description}.", file=out)
+    return 0
+
+
+def simulate(args: argparse.Namespace, out: TextIO) -> int:
+    from core.simulator import Simulator
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
+    if args.orders < 0:
+        raise UsageError("--orders cannot be negative")
+    try:
+        sim = Simulator(
+            apikey=args.apikey,
+            mode=args.mode,
+            orders=args.orders,
+            port=args.port,
+            demo=args.demo,
+            seed=args.seed,
+        ).start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc})") from None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"OpenAlgo simulator ({args.mode} mode, {args.orders} working orders)", file=out)
+    print(f"URL:     {sim.url}", file=out)
+    print(f"API key: {sim.apikey}", file=out)
+    print(f"Try:     {ENV_KEY}={sim.apikey} killswitch cancel-all --host {sim.url}", file=out)
+    print("Press Ctrl+C to stop.", file=out, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sim.stop()
+    return 0

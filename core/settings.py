@@ -1,0 +1,126 @@
+"""Plain, non-secret settings: server, strategy label, firing policy, hotkey, poll interval.
+
+Stored as JSON under the platform's config directory. The API key is never here: it lives
+in the OS keyring (see ``core.secrets``), and ``Settings`` has no field that could hold it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from core.client import DEFAULT_STRATEGY, normalise_host
+
+APP_DIR_NAME = "openalgo-killswitch"
+DEFAULT_HOST = "http://127.0.0.1:5000"
+DEFAULT_HOTKEY = "<ctrl>+<alt>+<shift>+k"
+
+
+class FiringPolicy(StrEnum):
+    IMMEDIATE = "immediate"
+    HOLD = "hold"
+    CONFIRM = "confirm"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    strategy: str = DEFAULT_STRATEGY
+    poll_interval_s: float = 1.0
+    # Hold-to-fire by default: a desk wants the kill one deliberate gesture away, with no
+    # dialog to find and click under stress, and no accidental fire from a stray click.
+    firing_policy: FiringPolicy = FiringPolicy.HOLD
+    hold_ms: int = 600
+    hotkey: str = DEFAULT_HOTKEY
+    hotkey_enabled: bool = True
+    show_all_orders: bool = False
+    always_on_top: bool = False
+    deadline_s: float = 60.0
+
+    def validated(self) -> Settings:
+        """A copy with out-of-range values pulled back into range."""
+        return replace(
+            self,
+            host=normalise_host(self.host) or DEFAULT_HOST,
+            strategy=self.strategy.strip() or DEFAULT_STRATEGY,
+            poll_interval_s=min(max(self.poll_interval_s, 0.2), 60.0),
+            hold_ms=min(max(self.hold_ms, 100), 5000),
+            deadline_s=min(max(self.deadline_s, 5.0), 600.0),
+        )
+
+
+def config_dir() -> Path:
+    override = os.environ.get("KILLSWITCH_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP_DIR_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    override = os.environ.get("KILLSWITCH_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load(path: Path | None = None) -> Settings:
+    """Settings from disk; defaults for anything missing or unreadable (never raises)."""
+    path = path or settings_path()
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    return from_dict(raw)
+
+
+def from_dict(raw: dict[str, Any]) -> Settings:
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        default = getattr(defaults, f.name)
+        value = raw[f.name]
+        try:
+            if isinstance(default, FiringPolicy):
+                value = FiringPolicy(value)
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    continue
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            elif isinstance(default, str):
+                value = str(value)
+        except (TypeError, ValueError):
+            continue
+        values[f.name] = value
+    return Settings(**values).validated()
+
+
+def save(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = asdict(settings)
+    data["firing_policy"] = settings.firing_policy.value
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
