@@ -34,6 +34,15 @@ READ_TIMEOUT_S: Final = 10.0
 CANCEL_ALL_READ_TIMEOUT_S: Final = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait for a connection and for replies; ``cancel_all`` gets its own read limit."""
+
+    connect: float = CONNECT_TIMEOUT_S
+    read: float = READ_TIMEOUT_S
+    cancel_all_read: float = CANCEL_ALL_READ_TIMEOUT_S
+
+
 class ErrorKind(StrEnum):
     INVALID_KEY = "invalid_key"
     SEMI_AUTO = "semi_auto"
@@ -263,6 +272,7 @@ class OpenAlgoClient:
         *,
         strategy: str = DEFAULT_STRATEGY,
         observer: ExchangeObserver | None = None,
+        timeouts: Timeouts = Timeouts(),
     ) -> None:
         normal = normalise_host(host)
         self.host = normal or host
@@ -271,6 +281,7 @@ class OpenAlgoClient:
         self._http = http
         self.strategy = strategy or DEFAULT_STRATEGY
         self.observer = observer
+        self.timeouts = timeouts
 
     def __repr__(self) -> str:
         return f"OpenAlgoClient(host={self.host!r})"
@@ -281,7 +292,7 @@ class OpenAlgoClient:
         body = self._call(
             "cancelallorder",
             {"strategy": self.strategy},
-            read_timeout=CANCEL_ALL_READ_TIMEOUT_S,
+            read_timeout=self.timeouts.cancel_all_read,
         )
         if isinstance(body, ApiError):
             return body
@@ -363,7 +374,7 @@ class OpenAlgoClient:
         )
 
     def _call(
-        self, endpoint: str, fields: Mapping[str, Any], *, read_timeout: float = READ_TIMEOUT_S
+        self, endpoint: str, fields: Mapping[str, Any], *, read_timeout: float | None = None
     ) -> dict[str, Any] | ApiError:
         if not self._valid_host:
             return ApiError(
@@ -381,7 +392,10 @@ class OpenAlgoClient:
                 "POST",
                 f"{self.host}/api/v1/{endpoint}",
                 json=payload,
-                timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S),
+                timeout=httpx.Timeout(
+                    self.timeouts.read if read_timeout is None else read_timeout,
+                    connect=self.timeouts.connect,
+                ),
             )
             response = self._http.send(request, stream=True)
             try:
