@@ -1,0 +1,133 @@
+"""Switchable broker and network misbehaviour for the simulator.
+
+Every field defaults to a well-behaved server. A test or a demo turns on the quirks it wants, either
+when it builds the :class:`Simulator` or at run time (``sim.quirks.semi_auto = True``). The server
+reads each field afresh for every request, so a change takes effect on the next request.
+
+Assign new values rather than mutating the collections in place (``sim.quirks.html_error = {"ping"}``,
+not ``.add("ping")``): an assignment is atomic, while a set that changes under a reading thread is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+FailureShape: TypeAlias = Literal[
+    "bare", "orderid_message", "orderid_reason", "order_id_message", "orderId_error"
+]
+"""How ``cancelallorder`` writes one item of ``failed_cancellations``.
+
+- ``bare``: the order id alone, as most live brokers report it (no reason at all)
+- ``orderid_message``: ``{"orderid": id, "message": why}``, as OpenAlgo's sandbox does
+- ``orderid_reason``: ``{"orderid": id, "reason": why}``, as OpenAlgo's docs show
+- ``order_id_message``: ``{"order_id": id, "message": why, "status": "error"}``
+- ``orderId_error``: ``{"orderId": id, "error": why}``
+"""
+
+FAILURE_SHAPES: tuple[FailureShape, ...] = (
+    "bare",
+    "orderid_message",
+    "orderid_reason",
+    "order_id_message",
+    "orderId_error",
+)
+
+OrderSelector: TypeAlias = Set[str] | Mapping[str, int] | int | float
+"""Which orders a quirk hits:
+
+- a set of order ids;
+- a mapping of order id to a number of attempts (``fail_in_transit`` only: that order's cancel fails
+  that many times; elsewhere only the ids count);
+- an ``int`` n: the n oldest working orders;
+- a ``float`` in (0, 1]: that fraction of the working orders, picked at random (repeatably with a seed).
+
+A count or fraction is resolved against the working orders when the first cancel meets it, and again
+whenever its value changes."""
+
+
+@dataclass
+class Quirks:
+    """Broker and network misbehaviour, all off by default."""
+
+    failure_shape: FailureShape = "orderid_message"
+    """Shape of each ``failed_cancellations`` item of ``cancelallorder``."""
+
+    canceled_all_marker: bool = False
+    """``cancelallorder`` reports ``canceled_orders`` as ``["all"]`` (one broker does) instead of ids."""
+
+    fail_in_transit: OrderSelector = frozenset()
+    """Orders whose cancel fails with ``"Order is in transit"`` for their first ``in_transit_attempts``
+    cancel attempts (or as many as a mapping gives for the order), in ``cancelallorder`` and
+    ``cancelorder`` alike; later attempts go through."""
+
+    in_transit_attempts: int = 1
+    """How many cancel attempts of an in-transit order fail before one succeeds."""
+
+    already_executed: OrderSelector = frozenset()
+    """Orders that fill just as their cancel arrives: the cancel fails with ``"Order already executed"``
+    and the order becomes ``complete``."""
+
+    cancelall_skips_pricetypes: Set[str] = frozenset()
+    """Price types (e.g. ``{"SL-M"}``) that ``cancelallorder`` silently leaves working: it neither
+    cancels nor reports them. ``cancelorder`` still cancels them."""
+
+    cancelall_skips_statuses: Set[str] = frozenset()
+    """Statuses (e.g. ``{"trigger pending"}``, which OpenAlgo's own sandbox misses because it looks for
+    ``trigger_pending``) that ``cancelallorder`` silently leaves working."""
+
+    broken_cancelall_book: bool = False
+    """``cancelallorder`` cannot read the broker's book: it answers 200 ``"Canceled 0 orders. Failed to
+    cancel 0 orders."`` with empty lists and cancels nothing."""
+
+    semi_auto: bool = False
+    """The account is in Semi-Auto (Action Center) mode: in live mode ``cancelallorder``,
+    ``cancelorder`` and ``closeposition`` answer 403 with OpenAlgo's sentences. No effect in analyze
+    mode, as on the real server."""
+
+    reply_delay_s: float = 0.0
+    """Every reply waits this long after the request was processed (the work is already done)."""
+
+    endpoint_delay_s: Mapping[str, float] = field(default_factory=dict)
+    """Extra reply delay per endpoint name, added to ``reply_delay_s``."""
+
+    cancelall_per_order_s: float = 0.0
+    """``cancelallorder`` spends this long on each order's broker call, one order after another."""
+
+    drop_connection: Set[str] = frozenset()
+    """Endpoints whose requests are read and then dropped: the socket closes with no reply and the
+    request is not processed."""
+
+    html_error: Set[str] = frozenset()
+    """Endpoints answered by a reverse proxy with a 502 nginx HTML page (``text/html``) before the
+    request reaches OpenAlgo."""
+
+    empty_reply: Set[str] = frozenset()
+    """Endpoints answered 200 with an empty body (as some proxies do on upstream failure)."""
+
+    broker_error: Set[str] = frozenset()
+    """Endpoints whose broker call fails: 500 ``{"status": "error", "message": ...}``
+    (``"Failed to cancel all orders due to internal error"`` on ``cancelallorder``)."""
+
+    ip_banned: bool = False
+    """Every request gets OpenAlgo's IP-ban answer: 403 ``text/plain``
+    ``"Access Denied: Your IP has been banned"``."""
+
+    numbers_as_strings: bool = False
+    """``orderbook`` rows carry their numbers as strings (``"1"``, ``"500.0"``)."""
+
+    status_words: Mapping[str, str] = field(default_factory=dict)
+    """``orderbook`` shows these broker words instead of OpenAlgo's statuses, e.g.
+    ``{"open": "PENDING", "trigger pending": "trigger_pending"}``. Cancelling is unaffected."""
+
+    market_closed: bool = False
+    """The market is closed, as when the recordings were made (20:05 IST): ``placeorder`` refuses MIS
+    orders (past the 15:15 IST square-off) and MARKET orders (no last traded price)."""
+
+    api_rate_limit: int = 50
+    """Requests per second per client IP for cancelallorder, closeposition, orderbook, positionbook,
+    funds, ping, analyzer and orderstatus, each endpoint with its own moving one-second window."""
+
+    order_rate_limit: int = 10
+    """Requests per second per client IP for cancelorder, placeorder and modifyorder."""

@@ -1,0 +1,35 @@
+"""OpenAlgo's rate limiting: per client IP, per endpoint, a moving one-second window."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+WINDOW_S = 1.0
+
+
+class MovingWindowLimiter:
+    """Counts accepted hits per key over the last second; refused hits do not count (as in the
+    ``limits`` library's moving window that Flask-Limiter uses)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+
+    def allow(self, client_ip: str, endpoint: str, limit: int) -> bool:
+        now = self._clock()
+        with self._lock:
+            hits = self._hits.setdefault((client_ip, endpoint), deque())
+            while hits and now - hits[0] >= WINDOW_S:
+                hits.popleft()
+            if len(hits) >= limit:
+                return False
+            hits.append(now)
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()

@@ -1,0 +1,305 @@
+"""The built-in OpenAlgo simulator: a fake OpenAlgo server on loopback for tests, demos and benchmarks."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from core.simulator.api import OpenAlgoApp
+from core.simulator.book import ACTIONS, PRICETYPES, PRODUCTS, STATUSES, OrderBook
+from core.simulator.front import SimulatorHTTPServer
+from core.simulator.market import (
+    REFERENCE_PRICES,
+    VALID_EXCHANGES,
+    finished_order_idea,
+    last_price,
+    realistic_quantity,
+    to_tick,
+    working_order_idea,
+)
+from core.simulator.quirks import Quirks
+from core.simulator.stats import SimulatorStats
+
+MODES = ("live", "analyze")
+DEMO_STRATEGY = "demo"
+DEMO_MAX_WORKING = 40
+"""The demo stops adding orders beyond this many working ones, so that a demo left running for hours
+keeps a book a person can read."""
+
+
+class Simulator:
+    """A fake OpenAlgo server with one account, its order book and switchable broker quirks.
+
+    ``Simulator(...).start()`` serves ``POST /api/v1/<endpoint>`` on a daemon thread at :attr:`url`;
+    it also works as a context manager. The order book can be read and filled directly
+    (:meth:`place_order`, :meth:`add_random_orders`, :meth:`working_orders`) without HTTP.
+
+    ``mode`` is ``"analyze"`` (OpenAlgo's sandbox: success bodies carry ``"mode": "analyze"``) or
+    ``"live"`` (no ``mode`` key). ``orders`` working orders are in the book from the start; with
+    ``demo=True`` some finished orders join them and a background thread keeps the book moving.
+    ``seed`` makes the generated orders, order ids and quirk selections repeatable.
+    """
+
+    def __init__(
+        self,
+        apikey: str | None = None,
+        mode: str = "analyze",
+        orders: int = 0,
+        quirks: Quirks | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        demo: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        _check_mode(mode)
+        self.host = host
+        self.demo = demo
+        self.demo_interval_s = 3.0
+        """Mean pause between two demo events; the demo draws each pause from 0.5x to 1.5x of it."""
+        self._requested_port = port
+        self._rng = random.Random(seed)
+        self._stopping = threading.Event()
+        self._book = OrderBook(self._rng)
+        self.stats = SimulatorStats()
+        self._app = OpenAlgoApp(
+            book=self._book,
+            stats=self.stats,
+            apikey=apikey if apikey is not None else secrets.token_hex(32),
+            mode=mode,
+            quirks=quirks if quirks is not None else Quirks(),
+            stopping=self._stopping,
+        )
+        self._server: SimulatorHTTPServer | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._demo_thread: threading.Thread | None = None
+        self._lifecycle = threading.Lock()
+        self._stopped = False
+        self.add_random_orders(orders)
+        if demo:
+            self.add_finished_orders(max(2, orders // 3))
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Start serving (idempotent). Returns ``self``."""
+        with self._lifecycle:
+            if self._stopped:
+                raise RuntimeError("a stopped Simulator cannot start again; make a new one")
+            if self._server is not None:
+                return self
+            server = SimulatorHTTPServer((self.host, self._requested_port), self._app)
+            self._server = server
+            self._serve_thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"openalgo-sim-serve:{server.port}",
+                daemon=True,
+            )
+            self._serve_thread.start()
+            if self.demo:
+                self._demo_thread = threading.Thread(
+                    target=self._run_demo, name=f"openalgo-sim-demo:{server.port}", daemon=True
+                )
+                self._demo_thread.start()
+            return self
+
+    def stop(self) -> None:
+        """Stop serving: close every connection, end every thread of this simulator, release the port.
+        Requests waiting on a delay quirk are cut short. Safe to call twice or before ``start()``."""
+        with self._lifecycle:
+            self._stopped = True
+            self._stopping.set()
+            server, self._server = self._server, None
+            if server is not None:
+                server.shutdown()
+                server.close()
+            for thread in (self._serve_thread, self._demo_thread):
+                if thread is not None:
+                    thread.join(1.0)
+            self._serve_thread = self._demo_thread = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the Simulator is not serving; call start() first")
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` without a trailing slash; only while serving."""
+        return f"http://{self.host}:{self.port}"
+
+    # ---- switches ------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._app.mode
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between ``"live"`` and ``"analyze"``, as OpenAlgo's global analyzer toggle does."""
+        _check_mode(mode)
+        self._app.mode = mode
+
+    @property
+    def quirks(self) -> Quirks:
+        """The quirks in force; change fields (or assign a new :class:`Quirks`) at any time."""
+        return self._app.quirks
+
+    @quirks.setter
+    def quirks(self, quirks: Quirks) -> None:
+        self._app.quirks = quirks
+
+    @property
+    def on_request(self) -> Callable[[str, float], None] | None:
+        """Called as ``on_request(endpoint, time.perf_counter())`` when a request's body has been
+        read, before it is processed, on the server's thread. Keep it quick; its exceptions are
+        logged and swallowed."""
+        return self._app.on_request
+
+    @on_request.setter
+    def on_request(self, hook: Callable[[str, float], None] | None) -> None:
+        self._app.on_request = hook
+
+    @property
+    def apikey(self) -> str:
+        """The one API key the server accepts: 64 hex digits unless one was given."""
+        return self._app.apikey
+
+    @apikey.setter
+    def apikey(self, apikey: str) -> None:
+        self._app.apikey = apikey
+
+    def reset_rate_limits(self) -> None:
+        """Forget all rate-limit windows, as if a second had passed without requests."""
+        self._app.limiter.reset()
+
+    # ---- the order book, directly --------------------------------------------------------------
+
+    def working_orders(self) -> list[dict[str, Any]]:
+        """The open and trigger-pending orders, oldest first, as ``orderbook`` rows (OpenAlgo's status
+        words, numbers as numbers, whatever the quirks)."""
+        return [order.row() for order in self._book.working()]
+
+    def all_orders(self) -> list[dict[str, Any]]:
+        """Every order of the day, oldest first, as ``orderbook`` rows."""
+        return [order.row() for order in self._book.orders()]
+
+    def positions(self) -> list[dict[str, Any]]:
+        """The positions, as ``positionbook`` rows (closed ones with quantity 0)."""
+        return [position.row() for position in self._book.positions()]
+
+    def place_order(
+        self,
+        symbol: str,
+        exchange: str = "NSE",
+        action: str = "BUY",
+        quantity: int | None = None,
+        pricetype: str = "LIMIT",
+        product: str = "CNC",
+        price: float | None = None,
+        trigger_price: float = 0.0,
+        status: str | None = None,
+        strategy: str = "manual",
+        orderid: str | None = None,
+    ) -> str:
+        """Put an order straight into the book (no HTTP, no rate limit, no quirks) and return its id.
+
+        Defaults make a realistic resting order: ``status`` is ``"trigger pending"`` for SL and SL-M,
+        ``"open"`` otherwise; a LIMIT ``price`` sits 2 % from the symbol's level on the side where it
+        would rest; a stop's ``trigger_price`` 2 % the other way (an SL's price just beyond it);
+        ``quantity`` is a realistic size; ``orderid`` a fresh sandbox-style id. ``status="complete"``
+        fills the order at once and moves the position."""
+        _check_choice("action", action, ACTIONS)
+        _check_choice("pricetype", pricetype, PRICETYPES)
+        _check_choice("product", product, PRODUCTS)
+        _check_choice("exchange", exchange, VALID_EXCHANGES)
+        stop = pricetype in ("SL", "SL-M")
+        if status is None:
+            status = "trigger pending" if stop else "open"
+        _check_choice("status", status, STATUSES)
+        ltp = last_price(symbol)
+        buy = action == "BUY"
+        if stop and not trigger_price:
+            trigger_price = to_tick(ltp * (1.02 if buy else 0.98))
+        if price is None:
+            if pricetype == "LIMIT":
+                price = to_tick(ltp * (0.98 if buy else 1.02))
+            elif pricetype == "SL":
+                price = to_tick(trigger_price * (1.002 if buy else 0.998))
+            else:
+                price = 0.0
+        if quantity is None:
+            quantity = realistic_quantity(self._rng, ltp)
+        if quantity <= 0:
+            raise ValueError("quantity must be positive")
+        order = self._book.place(
+            symbol=symbol,
+            exchange=exchange,
+            action=action,
+            quantity=quantity,
+            pricetype=pricetype,
+            product=product,
+            price=price,
+            trigger_price=trigger_price,
+            status=status,
+            strategy=strategy,
+            orderid=orderid,
+        )
+        return order.orderid
+
+    def add_random_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+        """Add ``n`` realistic working orders (NSE shares near their price level; LIMIT, SL and SL-M;
+        CNC and MIS) and return their ids."""
+        return [self._book.place_idea(working_order_idea(self._rng), strategy).orderid for _ in range(n)]
+
+    def add_finished_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+        """Add ``n`` orders that are already over (complete, cancelled, rejected); fills move positions."""
+        return [self._book.place_idea(finished_order_idea(self._rng), strategy).orderid for _ in range(n)]
+
+    def fill_order(self, orderid: str, price: float | None = None) -> None:
+        """Fill a working order completely (at its own price unless ``price`` is given)."""
+        self._book.fill(orderid, price)
+
+    # ---- demo ----------------------------------------------------------------------------------
+
+    def _run_demo(self) -> None:
+        while not self._stopping.wait(self.demo_interval_s * self._rng.uniform(0.5, 1.5)):
+            self.demo_step()
+
+    def demo_step(self) -> None:
+        """One beat of the demo: a new working order arrives and, now and then, one fills."""
+        working = self._book.working()
+        if len(working) < DEMO_MAX_WORKING:
+            self.add_random_orders(1)
+        if working and (len(working) >= DEMO_MAX_WORKING or self._rng.random() < 0.3):
+            self.fill_order(self._rng.choice(working).orderid)
+
+    @staticmethod
+    def known_symbols() -> list[str]:
+        """The NSE symbols the simulator's symbol master holds."""
+        return list(REFERENCE_PRICES)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be 'live' or 'analyze', not {mode!r}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
