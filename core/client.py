@@ -14,7 +14,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -299,9 +299,9 @@ class OpenAlgoClient:
         canceled = _as_list(body.get("canceled_orders"))
         failed = _as_list(body.get("failed_cancellations"))
         return CancelAllResult(
-            message=text(body.get("message", "")),
+            message=redact(text(body.get("message", "")), self._apikey),
             canceled=tuple(filter(None, (_item_id(i) for i in canceled))),
-            failed=tuple(parse_failure(i) for i in failed),
+            failed=tuple(_redacted_failure(parse_failure(i), self._apikey) for i in failed),
             mode=mode_of(body),
         )
 
@@ -311,7 +311,7 @@ class OpenAlgoClient:
             return body
         return CancelResult(
             orderid=text(body.get("orderid", orderid)) or orderid,
-            message=text(body.get("message", "")),
+            message=redact(text(body.get("message", "")), self._apikey),
             mode=mode_of(body),
         )
 
@@ -417,6 +417,14 @@ class OpenAlgoClient:
             result = self._network_error(endpoint, exc)
         else:
             result = interpret(endpoint, status, response.headers.get("content-type", ""), raw)
+            if isinstance(result, ApiError) and self._apikey in raw.decode("utf-8", "replace"):
+                # A server that echoes the request back puts the key into its message, and the
+                # message into the sentence: take it out before anyone can see it.
+                result = replace(
+                    result,
+                    sentence=redact(result.sentence, self._apikey),
+                    server_message=redact(result.server_message, self._apikey),
+                )
             if isinstance(result, ApiError) and result.kind is ErrorKind.REDIRECT:
                 location = redact(response.headers.get("location", ""), self._apikey)
                 result = ApiError(
@@ -519,6 +527,11 @@ def parse_failure(item: Any) -> CancelFailure:
     if orderid:
         return CancelFailure(orderid, "no reason given by the broker")
     return CancelFailure("", _flatten(item) or "no reason given by the broker")
+
+
+def _redacted_failure(failure: CancelFailure, secret: str) -> CancelFailure:
+    reason = redact(failure.reason, secret)
+    return failure if reason == failure.reason else CancelFailure(failure.orderid, reason)
 
 
 def _flatten(value: Any) -> str:
