@@ -1,0 +1,145 @@
+"""The windowed app: ``killswitch`` (saved server), ``--host URL`` and ``--demo``.
+
+Where the key comes from, in order: ``--demo`` makes one for its in-process simulator and keeps
+it in memory; ``--host`` with ``$OPENALGO_API_KEY`` set uses that key for this run only; every
+other start reads the OS keyring (or, when there is no usable keyring, keeps a key typed into
+Settings in memory for this session only). The key is never written to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QApplication
+
+import resources
+from core import APP_NAME, __version__
+from core import settings as settings_store
+from core.client import normalise_host
+from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
+from core.settings import Settings
+from ui.main_window import MainWindow
+
+ENV_KEY = "OPENALGO_API_KEY"
+DEMO_ORDERS = 25
+EXIT_USAGE = 2
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="killswitch", description=f"{APP_NAME}: the window.")
+    parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open on a built-in simulated server")
+    parser.add_argument("--host", metavar="URL", help=f"open on this OpenAlgo server (key from ${ENV_KEY})")
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Session:
+    """One window and what it needs torn down with it."""
+
+    window: MainWindow
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.window.stop()
+        for cleanup in self.cleanups:
+            cleanup()
+        self.cleanups.clear()
+
+
+def build_session(
+    options: argparse.Namespace,
+    *,
+    environ: Mapping[str, str] | None = None,
+    choose_store: Callable[[], KeyStoreChoice] = choose_key_store,
+    settings: Settings | None = None,
+) -> Session:
+    """The window for these options, not yet shown or started. Raises ValueError on a bad --host."""
+    environ = os.environ if environ is None else environ
+    settings = settings_store.load() if settings is None else settings
+
+    if options.demo:
+        from core.simulator import Simulator
+
+        sim = Simulator(demo=True, orders=DEMO_ORDERS, mode="analyze").start()
+        store = SessionKeyStore()
+        store.set(sim.url, sim.apikey)
+        window = MainWindow(
+            replace(settings, host=sim.url), store, apikey=sim.apikey, demo=True, persist=False
+        )
+        return Session(window, [sim.stop])
+
+    notice = ""
+    if options.host:
+        host = normalise_host(options.host)
+        if host is None:
+            raise ValueError(f"{options.host!r} is not a usable server URL; expected http://host:port.")
+        settings = replace(settings, host=host)
+        from_env = environ.get(ENV_KEY, "").strip()
+        if from_env:
+            # Used for this run only: the session store forgets it when the app quits.
+            session = SessionKeyStore()
+            session.set(host, from_env)
+            return Session(MainWindow(settings, session, apikey=from_env))
+
+    choice = choose_store()
+    store: KeyStore = choice.store
+    apikey: str | None = None
+    if choice.problem is not None:
+        notice = choice.problem.sentence
+    try:
+        apikey = store.get(settings.host)
+    except KeyStoreError as exc:
+        notice = f"{exc.sentence} You can keep the key for this session only instead (Settings)."
+        store = SessionKeyStore()
+    return Session(MainWindow(settings, store, apikey=apikey, notice=notice))
+
+
+def app_icon() -> QIcon:
+    pixmap = QPixmap()
+    pixmap.loadFromData(resources.read_bytes(resources.ICON))
+    return QIcon(pixmap)
+
+
+def prepare_app(app: QApplication) -> None:
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("openalgo-killswitch")
+    app.setWindowIcon(app_icon())
+    app.setStyle("Fusion")
+    app.setStyleSheet(resources.read_text(resources.STYLESHEET))
+
+
+def run(argv: list[str]) -> int:
+    """Open the window; returns the exit status."""
+    try:
+        options = parse(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error
+        return int(exc.code or 0)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
+    assert isinstance(app, QApplication)
+    prepare_app(app)
+    try:
+        session = build_session(options)
+    except ValueError as exc:
+        print(f"killswitch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # Ctrl+C in the terminal closes the window cleanly; the timer lets Python see the signal.
+    signal.signal(signal.SIGINT, lambda *_: session.window.close())
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
+    session.window.show()
+    session.window.start()
+    try:
+        return app.exec()
+    finally:
+        heartbeat.stop()
+        session.close()

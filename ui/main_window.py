@@ -1,0 +1,474 @@
+"""The main window: layout and wiring only.
+
+Everything slow happens on the lanes (``ui.lanes``): the window only forwards triggers and
+shows what the lanes report through their signals. The window is built from what it is given
+(settings, key store, key, lanes or a factory for them), so tests drive it without globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import APP_NAME
+from core import settings as settings_store
+from core.kill import CancelReport, KillProgress
+from core.orders import Order
+from core.secrets import KeyStore, KeyStoreError
+from core.settings import FiringPolicy, Settings
+from ui.orders_model import OrdersModel
+from ui.panic_button import ConfirmKillDialog, PanicButton
+from ui.results_pane import ResultsPane
+from ui.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from ui.lanes import ConnectionState, Lanes
+
+LanesFactory = Callable[[Settings, str], "Lanes"]
+
+NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
+_KNOWN_ORDERS_CAP = 50_000
+
+
+def default_lanes(settings: Settings, apikey: str) -> Lanes:
+    from ui.lanes import Lanes
+
+    return Lanes(
+        settings.host,
+        apikey,
+        strategy=settings.strategy,
+        poll_interval_s=settings.poll_interval_s,
+        deadline_s=settings.deadline_s,
+    )
+
+
+def _section(title: str, object_name: str) -> QLabel:
+    label = QLabel(title)
+    label.setObjectName(object_name)
+    label.setProperty("role", "section")
+    return label
+
+
+class MainWindow(QMainWindow):
+    """The kill switch window.
+
+    ``fire(trigger)`` sends a kill at once, whatever the firing policy (the button has already
+    applied it); ``request_fire(trigger)`` applies the policy's confirm step first. Hold-to-fire
+    is a gesture, so it is applied where the gesture happens (the button, a held hotkey);
+    ``request_fire`` under the hold policy fires at once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        key_store: KeyStore,
+        *,
+        apikey: str | None = None,
+        lanes: Lanes | None = None,
+        lanes_factory: LanesFactory | None = None,
+        demo: bool = False,
+        persist: bool = True,
+        settings_path: Path | None = None,
+        notice: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = settings
+        self.key_store = key_store
+        self.demo = demo
+        self._apikey = apikey
+        self._persist = persist
+        self._settings_path = settings_path
+        self._lanes_factory = lanes_factory or default_lanes
+        self.lanes: Lanes | None = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.confirm_dialog: ConfirmKillDialog | None = None
+        self._known: dict[str, Order] = {}
+        self._mode = "unknown"
+        self._count: int | None = None
+        self._state: ConnectionState | None = None
+        self._stopped = False
+
+        self._build(notice)
+        # The connection line shows the age of the last good update, so it ticks on its own.
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(1000)
+        self._age_timer.timeout.connect(self._refresh_connection_bar)
+        self.button.set_policy(settings.firing_policy, settings.hold_ms)
+        self._show_blast_radius()
+        if lanes is not None:
+            self._attach(lanes)
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def _build(self, notice: str) -> None:
+        central = QWidget()
+        central.setObjectName("central")
+        root = QVBoxLayout(central)
+        root.setContentsMargins(14, 10, 14, 10)
+        root.setSpacing(8)
+
+        header = QHBoxLayout()
+        title = QLabel(APP_NAME)
+        title.setObjectName("appTitle")
+        header.addWidget(title)
+        self.demo_badge = QLabel("DEMO — simulated server, no real orders")
+        self.demo_badge.setObjectName("demoBadge")
+        self.demo_badge.setVisible(self.demo)
+        header.addWidget(self.demo_badge)
+        header.addStretch(1)
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setObjectName("settingsButton")
+        self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.settings_button.clicked.connect(self.open_settings)
+        header.addWidget(self.settings_button)
+        root.addLayout(header)
+
+        self.connection_bar = QLabel("Not connected yet.")
+        self.connection_bar.setObjectName("connectionBar")
+        self.connection_bar.setAccessibleName("connectionBar")
+        self.connection_bar.setProperty("state", "unknown")
+        self.connection_bar.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        root.addWidget(self.connection_bar)
+
+        self.notice_bar = QLabel(notice)
+        self.notice_bar.setObjectName("noticeBar")
+        self.notice_bar.setWordWrap(True)
+        self.notice_bar.setVisible(bool(notice))
+        root.addWidget(self.notice_bar)
+
+        self.button = PanicButton()
+        self.button.set_demo(self.demo)
+        self.button.fireRequested.connect(lambda: self.request_fire("button"))
+        root.addWidget(self.button, 3)
+
+        self.model = OrdersModel(self)
+        self.model.show_all = self.settings.show_all_orders
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.table = QTableView()
+        self.table.setObjectName("ordersTable")
+        self.table.setAccessibleName("ordersTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((70, 170, 50, 60, 80, 70, 60, 65, 110, 120)):
+            self.table.setColumnWidth(column, width)
+
+        self.orders_title = _section("Working orders", "ordersTitle")
+        self.show_all_toggle = QCheckBox("Show all today's orders")
+        self.show_all_toggle.setObjectName("showAllToggle")
+        self.show_all_toggle.setChecked(self.settings.show_all_orders)
+        self.show_all_toggle.toggled.connect(self._show_all_changed)
+        orders_head = QHBoxLayout()
+        orders_head.addWidget(self.orders_title)
+        orders_head.addStretch(1)
+        orders_head.addWidget(self.show_all_toggle)
+        orders_box = QWidget()
+        orders_layout = QVBoxLayout(orders_box)
+        orders_layout.setContentsMargins(0, 0, 0, 0)
+        orders_layout.addLayout(orders_head)
+        orders_layout.addWidget(self.table)
+
+        self.results = ResultsPane()
+        results_box = QWidget()
+        results_layout = QVBoxLayout(results_box)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(_section("Kills this session", "resultsTitle"))
+        results_layout.addWidget(self.results)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("lowerSplitter")
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(orders_box)
+        splitter.addWidget(results_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        root.addWidget(splitter, 4)
+
+        self.setCentralWidget(central)
+        self.setTabOrder(self.button, self.table)
+        self.setTabOrder(self.table, self.results)
+        self.setTabOrder(self.results, self.show_all_toggle)
+        self.setTabOrder(self.show_all_toggle, self.settings_button)
+        QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
+        self.resize(1280, 820)
+        self._update_title()
+
+    # -- starting and stopping ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling, or, with no key yet, say so and open the settings."""
+        self.button.setFocus(Qt.FocusReason.OtherFocusReason)
+        if self.lanes is not None:
+            self.lanes.start()
+            return
+        if self._apikey:
+            self._attach(self._lanes_factory(self.settings, self._apikey))
+            assert self.lanes is not None
+            self.lanes.start()
+            return
+        self._show_no_key()
+        self.open_settings()
+
+    def stop(self) -> None:
+        """Stop both lanes (idempotent); called on close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._age_timer.stop()
+        for dialog in (self.settings_dialog, self.confirm_dialog):
+            if dialog is not None:
+                dialog.reject()
+        if self.lanes is not None:
+            self.lanes.stop()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 -- Qt override
+        self.stop()
+        super().closeEvent(event)
+
+    # -- firing ---------------------------------------------------------------------------------
+
+    def fire(self, trigger: str) -> None:
+        """Send a kill now, whatever the firing policy."""
+        if self.lanes is None:
+            self._show_no_key()
+            self.open_settings()
+            return
+        self.lanes.fire(trigger)
+
+    def request_fire(self, trigger: str) -> None:
+        """Fire as the firing policy says: the confirm policy asks first."""
+        if self.settings.firing_policy is not FiringPolicy.CONFIRM or self.lanes is None:
+            self.fire(trigger)
+            return
+        if self.lanes.kill_in_flight:  # joining a running kill needs no confirmation
+            self.fire(trigger)
+            return
+        if self.confirm_dialog is not None and self.confirm_dialog.isVisible():
+            self.confirm_dialog.raise_()
+            self.confirm_dialog.activateWindow()
+            return
+        mode = {"live": "LIVE — real orders at the broker", "analyze": "ANALYZE — OpenAlgo's sandbox"}
+        what = (
+            f"{self.button.headline().capitalize()} on {self.settings.host} "
+            f"({mode.get(self._mode, 'mode not known yet')})?"
+        )
+        dialog = ConfirmKillDialog(what, self)
+        dialog.accepted.connect(lambda: self.fire(trigger))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(self._confirm_closed)
+        self.confirm_dialog = dialog
+        dialog.open()
+
+    def _confirm_closed(self) -> None:
+        self.confirm_dialog = None
+
+    # -- lanes ------------------------------------------------------------------------------------
+
+    def _attach(self, lanes: Lanes) -> None:
+        self.lanes = lanes
+        if lanes.parent() is None:
+            lanes.setParent(self)
+        lanes.bookUpdated.connect(self._on_book)
+        lanes.connectionChanged.connect(self._on_connection)
+        lanes.killStarted.connect(self._on_kill_started)
+        lanes.killProgress.connect(self._on_kill_progress)
+        lanes.killFinished.connect(self._on_kill_finished)
+
+    def _on_book(self, book: Any) -> None:
+        orders: tuple[Order, ...] = book.orders
+        if len(self._known) > _KNOWN_ORDERS_CAP:
+            self._known.clear()
+        for order in orders:
+            self._known[order.orderid] = order
+        self.model.update(orders)
+        self._count = sum(1 for o in orders if o.working)
+        if book.mode in ("live", "analyze"):
+            self._mode = book.mode
+        self._show_blast_radius()
+
+    def _on_connection(self, state: ConnectionState) -> None:
+        self._state = state
+        if state.mode in ("live", "analyze"):
+            self._mode = state.mode
+        self._refresh_connection_bar()
+        if not self._age_timer.isActive():
+            self._age_timer.start()
+        if state.reachable is False or state.key_ok is False:
+            level = "bad"
+        elif state.semi_auto:
+            level = "warn"
+        elif state.reachable and state.key_ok:
+            level = "good"
+        else:
+            level = "unknown"
+        if self.connection_bar.property("state") != level:
+            self.connection_bar.setProperty("state", level)
+            self.connection_bar.style().unpolish(self.connection_bar)
+            self.connection_bar.style().polish(self.connection_bar)
+        self._show_blast_radius()
+
+    def _refresh_connection_bar(self) -> None:
+        if self._state is not None:
+            self.connection_bar.setText(self._state.describe())
+
+    def _on_kill_started(self, trigger: str) -> None:
+        self.button.kill_started()
+        self.statusBar().showMessage(f"Kill running (trigger: {trigger})…")
+
+    def _on_kill_progress(self, progress: KillProgress) -> None:
+        self.button.kill_progress(progress)
+
+    def _on_kill_finished(self, report: CancelReport) -> None:
+        self.button.kill_finished(report)
+        self.results.add_report(report, self._known)
+        self.statusBar().showMessage(report.verdict.headline)
+        if report.mode in ("live", "analyze"):
+            self._mode = report.mode
+        self._show_blast_radius()
+
+    # -- what the button and title say ---------------------------------------------------------
+
+    def warning(self) -> str:
+        """What a trader must know before pressing, or ''."""
+        if self.lanes is None:
+            return "NO API KEY — open Settings to add one"
+        state = self._state
+        if state is None:
+            return ""
+        if state.reachable is False:
+            return "SERVER UNREACHABLE — a kill will still be tried and reported"
+        if state.key_ok is False:
+            return "KEY REJECTED — the server will refuse a kill; fix the key in Settings"
+        if state.semi_auto:
+            return "SEMI-AUTO MODE — OpenAlgo will refuse the kill; switch the account to Auto"
+        return ""
+
+    def _show_blast_radius(self) -> None:
+        self.button.set_blast_radius(self._count, self.settings.host, self._mode)
+        self.button.set_warning(self.warning())
+        count = "" if self._count is None else f" · {self._count}"
+        self.orders_title.setText(f"Working orders{count}")
+        self._update_title()
+
+    def _update_title(self) -> None:
+        mode = {"live": "LIVE", "analyze": "ANALYZE"}.get(self._mode, "")
+        title = f"{APP_NAME} — {self.settings.host}" + (f" ({mode})" if mode else "")
+        self.setWindowTitle(("DEMO — " if self.demo else "") + title)
+
+    def _show_no_key(self) -> None:
+        self.show_notice(NO_KEY)
+        self._show_blast_radius()
+
+    def show_notice(self, sentence: str) -> None:
+        self.notice_bar.setText(sentence)
+        self.notice_bar.setVisible(bool(sentence))
+
+    def notice(self) -> str:
+        return self.notice_bar.text() if self.notice_bar.isVisible() else ""
+
+    def _show_all_changed(self, value: bool) -> None:
+        self.model.show_all = value
+        self._save(replace(self.settings, show_all_orders=value))
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        """Open the settings dialog (window-modal, non-blocking); raise it if already open."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return
+        dialog = SettingsDialog(
+            self.settings,
+            self.key_store,
+            current_key=self._apikey,
+            notice=self.notice(),
+            host_locked=self.demo,
+            parent=self,
+        )
+        dialog.finished.connect(lambda result: self._settings_done(dialog, result))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _settings_done(self, dialog: SettingsDialog, result: int) -> None:
+        self.settings_dialog = None
+        dialog.deleteLater()
+        if result != SettingsDialog.DialogCode.Accepted or self._stopped:
+            return
+        old = self.settings
+        new = dialog.settings
+        self.key_store = dialog.key_store
+        key = dialog.entered_key
+        if key is None:
+            key = self._apikey if new.host == old.host else self._stored_key(new.host)
+        self._save(new)
+        self.button.set_policy(new.firing_policy, new.hold_ms)
+        if key:
+            self._apikey = key
+            self.show_notice("")
+            if self.lanes is None:
+                self._attach(self._lanes_factory(new, key))
+                assert self.lanes is not None
+                self.lanes.start()
+            else:
+                self.lanes.reconfigure(new.host, key, new.strategy, new.poll_interval_s, new.deadline_s)
+        elif self.lanes is not None:
+            # A new server without a key for it: stop talking to the old one with the old key.
+            self.lanes.stop()
+            self.lanes.deleteLater()
+            self.lanes = None
+            self._apikey = None
+            self._show_no_key()
+        if new.host != old.host:
+            self._known.clear()
+            self._count = None
+            self._mode = "unknown"
+            self.model.update(())
+        self._show_blast_radius()
+
+    def _stored_key(self, host: str) -> str | None:
+        try:
+            return self.key_store.get(host)
+        except KeyStoreError as exc:
+            self.show_notice(exc.sentence)
+            return None
+
+    def _save(self, settings: Settings) -> None:
+        self.settings = settings
+        if not self._persist:
+            return
+        try:
+            settings_store.save(settings, self._settings_path)
+        except OSError as exc:
+            self.statusBar().showMessage(f"The settings could not be saved ({exc.strerror or 'disk error'}).")

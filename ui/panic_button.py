@@ -1,0 +1,468 @@
+"""The big red button: its live blast radius, its mode band, hold-to-fire, progress and verdict.
+
+The button only *asks* to fire: it emits ``fireRequested`` once the gesture its firing policy
+wants is complete (a click for immediate and confirm, a full hold for hold-to-fire). The main
+window decides what happens next (the confirm dialog, then the kill lane).
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QElapsedTimer, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFocusEvent,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.kill import CancelReport, KillProgress, Verdict
+from core.settings import FiringPolicy
+
+FIRE_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+# Colours, named for what they mean. LIVE and ANALYZE must never be mistaken for each other:
+# LIVE is hazard amber with black text, ANALYZE (OpenAlgo's sandbox) is a calm blue.
+RED = QColor("#c62828")
+RED_HOVER = QColor("#d32f2f")
+RED_DOWN = QColor("#8e1b1b")
+RED_FILL = QColor("#ff5252")
+RED_BUSY = QColor("#6d1f1f")
+LIVE_BAND = QColor("#ffb300")
+ANALYZE_BAND = QColor("#1e88e5")
+UNKNOWN_BAND = QColor("#616161")
+WARN_BG = QColor(20, 0, 0, 170)
+VERDICT_COLOURS = {
+    Verdict.FLAT: QColor("#2e7d32"),
+    Verdict.ORDERS_REMAIN: QColor("#f9a825"),
+    Verdict.UNVERIFIED: QColor("#f9a825"),
+    Verdict.REFUSED: QColor("#b71c1c"),
+    Verdict.UNREACHABLE: QColor("#b71c1c"),
+}
+VERDICT_TEXT_DARK = {Verdict.ORDERS_REMAIN, Verdict.UNVERIFIED}
+
+
+def verdict_colour(verdict: Verdict) -> QColor:
+    return QColor(VERDICT_COLOURS[verdict])
+
+
+def mode_band(mode: str) -> tuple[QColor, QColor, str]:
+    """Background, text colour and words of the band that says LIVE or ANALYZE."""
+    if mode == "live":
+        return LIVE_BAND, QColor("black"), "LIVE — REAL ORDERS AT THE BROKER"
+    if mode == "analyze":
+        return ANALYZE_BAND, QColor("white"), "ANALYZE — OpenAlgo sandbox, no real orders"
+    return UNKNOWN_BAND, QColor("white"), "MODE NOT KNOWN YET"
+
+
+class PanicButton(QAbstractButton):
+    """The panic button. Reachable from the keyboard (Space or Enter; held, under hold-to-fire).
+
+    Signals:
+        fireRequested(): the firing gesture is complete; the owner applies the rest of the policy.
+    """
+
+    fireRequested = Signal()  # noqa: N815 -- Qt signal naming
+
+    HOLD_TICK_MS = 15
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panicButton")
+        self.setAccessibleName("panicButton")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_Hover, True)
+
+        self._count: int | None = None
+        self._server = ""
+        self._mode = "unknown"
+        self._policy = FiringPolicy.HOLD
+        self._hold_ms = 600
+        self._warning = ""
+        self._killing = False
+        self._progress: KillProgress | None = None
+        self._report: CancelReport | None = None
+        self._report_time = ""
+        self._hint = ""
+        self._demo = False
+
+        self._holding = False
+        self._hold_fired = False
+        self._hold_clock = QElapsedTimer()
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setInterval(self.HOLD_TICK_MS)
+        self._hold_timer.timeout.connect(self._hold_tick)
+        self.clicked.connect(self._on_clicked)
+        self._refresh()
+
+    # -- what the button shows -----------------------------------------------------------
+
+    def set_blast_radius(self, count: int | None, server: str, mode: str) -> None:
+        """How many working orders a kill would cancel right now, where, and in which mode."""
+        self._count = count
+        self._server = server
+        self._mode = mode if mode in ("live", "analyze") else "unknown"
+        self._refresh()
+
+    def set_policy(self, policy: FiringPolicy, hold_ms: int) -> None:
+        self._policy = policy
+        self._hold_ms = max(1, hold_ms)
+        self._cancel_hold()
+        self._hint = ""
+        self._refresh()
+
+    def set_warning(self, warning: str) -> None:
+        """A problem a trader must see before pressing (server down, key rejected, Semi-Auto)."""
+        self._warning = warning
+        self._refresh()
+
+    def set_demo(self, demo: bool) -> None:
+        self._demo = demo
+        self._refresh()
+
+    def kill_started(self) -> None:
+        self._killing = True
+        self._progress = None
+        self._cancel_hold()
+        self._refresh()
+
+    def kill_progress(self, progress: KillProgress) -> None:
+        self._progress = progress
+        self._refresh()
+
+    def kill_finished(self, report: CancelReport) -> None:
+        self._killing = False
+        self._progress = None
+        self._report = report
+        self._report_time = time.strftime("%H:%M:%S", time.localtime(report.started_at))
+        self._refresh()
+
+    # -- read back (tests, accessibility, the screenshot) ----------------------------------
+
+    @property
+    def policy(self) -> FiringPolicy:
+        return self._policy
+
+    @property
+    def killing(self) -> bool:
+        return self._killing
+
+    @property
+    def holding(self) -> bool:
+        return self._holding
+
+    def hold_fraction(self) -> float:
+        if not self._holding:
+            return 1.0 if self._hold_fired else 0.0
+        return min(1.0, self._hold_clock.elapsed() / self._hold_ms)
+
+    def headline(self) -> str:
+        if self._killing:
+            return "CANCELLING ALL ORDERS…"
+        if self._count is None:
+            return "CANCEL ALL WORKING ORDERS"
+        if self._count == 0:
+            return "CANCEL ALL ORDERS · NONE WORKING NOW"
+        noun = "ORDER" if self._count == 1 else "ORDERS"
+        return f"CANCEL ALL {self._count} WORKING {noun}"
+
+    def how_to_fire(self) -> str:
+        if self._hint:
+            return self._hint
+        if self._policy is FiringPolicy.HOLD:
+            return f"Press and hold (mouse, Space or Enter) for {self._hold_ms / 1000:.1f} s to fire"
+        if self._policy is FiringPolicy.CONFIRM:
+            return "Click or press Space, then confirm"
+        return "Click or press Space to fire at once"
+
+    def detail_line(self) -> str:
+        if self._killing:
+            return self._progress.text if self._progress else "Cancel-all sent…"
+        return f"on {self._server}" if self._server else "no server set"
+
+    def verdict_line(self) -> str:
+        if self._report is None:
+            return ""
+        return f"Last kill {self._report_time} · {self._report.verdict.headline}"
+
+    def description(self) -> str:
+        """Everything the button says, as one line (accessible description and tooltip)."""
+        parts = [self.headline(), self.detail_line()]
+        if self._warning:
+            parts.append(self._warning)
+        if not self._killing:
+            parts.append(self.how_to_fire())
+        if self._report is not None:
+            parts.append(self.verdict_line())
+        return " · ".join(p for p in parts if p)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 -- Qt override
+        return QSize(760, 250)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 -- Qt override
+        return QSize(420, 200)
+
+    # -- the firing gesture --------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 -- Qt override
+        if self._policy is FiringPolicy.HOLD and event.button() == Qt.MouseButton.LeftButton:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+            self._start_hold()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 -- Qt override
+        if self._policy is FiringPolicy.HOLD and event.button() == Qt.MouseButton.LeftButton:
+            self._end_hold()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 -- Qt override
+        if event.key() not in FIRE_KEYS:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        if event.isAutoRepeat():  # a held key repeats; only the first press counts
+            return
+        if self._policy is FiringPolicy.HOLD:
+            self._start_hold()
+        else:
+            self.click()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 -- Qt override
+        if event.key() not in FIRE_KEYS:
+            super().keyReleaseEvent(event)
+            return
+        event.accept()
+        if event.isAutoRepeat():
+            return
+        if self._policy is FiringPolicy.HOLD:
+            self._end_hold()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 -- Qt override
+        if self._holding:
+            self._end_hold()
+        super().focusOutEvent(event)
+
+    def _on_clicked(self) -> None:
+        if self._policy is not FiringPolicy.HOLD:
+            self.fireRequested.emit()
+
+    def _start_hold(self) -> None:
+        if self._holding:
+            return
+        self._holding = True
+        self._hold_fired = False
+        self._hint = ""
+        self.setDown(True)
+        self._hold_clock.start()
+        self._hold_timer.start()
+        self._refresh()
+
+    def _end_hold(self) -> None:
+        if not self._holding and not self._hold_fired:
+            return
+        early = self._holding and not self._hold_fired
+        self._cancel_hold()
+        if early:
+            self._hint = f"Released early: nothing was sent. Hold for {self._hold_ms / 1000:.1f} s to fire"
+        self._refresh()
+
+    def _cancel_hold(self) -> None:
+        self._holding = False
+        self._hold_fired = False
+        self._hold_timer.stop()
+        self.setDown(False)
+
+    def _hold_tick(self) -> None:
+        if not self._holding:
+            self._hold_timer.stop()
+            return
+        if self._hold_clock.elapsed() >= self._hold_ms and not self._hold_fired:
+            self._hold_fired = True
+            self._holding = False
+            self._hold_timer.stop()
+            self.update()
+            self.fireRequested.emit()
+            return
+        self.update()
+
+    def _refresh(self) -> None:
+        description = self.description()
+        self.setText(self.headline())
+        self.setAccessibleDescription(description)
+        self.setToolTip(description)
+        self.update()
+
+    # -- painting --------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 -- Qt override
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
+        radius = 14.0
+        outline = QPainterPath()
+        outline.addRoundedRect(rect, radius, radius)
+        painter.setClipPath(outline)
+
+        # Body: red, darker while held or busy, with the hold fill sweeping left to right.
+        if self._killing:
+            body = RED_BUSY
+        elif self.isDown():
+            body = RED_DOWN
+        elif self.underMouse():
+            body = RED_HOVER
+        else:
+            body = RED
+        painter.fillRect(rect, body)
+        fraction = self.hold_fraction() if self._policy is FiringPolicy.HOLD else 0.0
+        if fraction > 0:
+            fill = QRectF(rect.left(), rect.top(), rect.width() * fraction, rect.height())
+            painter.fillRect(fill, RED_FILL)
+
+        # Mode band along the top.
+        band_bg, band_fg, band_text = mode_band(self._mode)
+        band = QRectF(rect.left(), rect.top(), rect.width(), 34)
+        painter.fillRect(band, band_bg)
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(12)
+        font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 106)
+        painter.setFont(font)
+        painter.setPen(band_fg)
+        painter.drawText(band.adjusted(16, 0, -16, 0), Qt.AlignmentFlag.AlignVCenter, band_text)
+        if self._demo:
+            painter.drawText(
+                band.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                "DEMO SERVER",
+            )
+
+        # Bottom strips: the last verdict, and above it any warning.
+        bottom = rect.bottom()
+        if self._report is not None:
+            strip = QRectF(rect.left(), bottom - 38, rect.width(), 38)
+            colour = verdict_colour(self._report.verdict)
+            painter.fillRect(strip, colour)
+            font.setPointSizeF(13)
+            font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 100)
+            painter.setFont(font)
+            painter.setPen(QColor("black") if self._report.verdict in VERDICT_TEXT_DARK else QColor("white"))
+            painter.drawText(
+                strip.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
+                _elide(self.verdict_line(), font, int(strip.width() - 32)),
+            )
+            bottom = strip.top()
+        if self._warning:
+            strip = QRectF(rect.left(), bottom - 32, rect.width(), 32)
+            painter.fillRect(strip, WARN_BG)
+            font.setPointSizeF(12)
+            painter.setFont(font)
+            painter.setPen(QColor("#ffd54f"))
+            painter.drawText(
+                strip.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
+                _elide("⚠ " + self._warning, font, int(strip.width() - 32)),
+            )
+            bottom = strip.top()
+
+        # The headline, as large as fits, with the detail and the way to fire below it.
+        middle = QRectF(rect.left() + 20, band.bottom() + 6, rect.width() - 40, bottom - band.bottom() - 12)
+        headline_font = QFont(self.font())
+        headline_font.setBold(True)
+        headline_font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 104)
+        size = max(14.0, min(40.0, middle.height() * 0.30))
+        headline_font.setPointSizeF(size)
+        while size > 12 and QFontMetrics(headline_font).horizontalAdvance(self.headline()) > middle.width():
+            size -= 1
+            headline_font.setPointSizeF(size)
+        small = QFont(self.font())
+        small.setPointSizeF(max(10.0, min(14.0, size * 0.42)))
+        head_h = QFontMetrics(headline_font).height()
+        small_h = QFontMetrics(small).height()
+        block = head_h + 2 * small_h + 10
+        top = middle.top() + max(0.0, (middle.height() - block) / 2)
+        painter.setFont(headline_font)
+        painter.setPen(QColor("white"))
+        painter.drawText(
+            QRectF(middle.left(), top, middle.width(), head_h), Qt.AlignmentFlag.AlignCenter, self.headline()
+        )
+        painter.setFont(small)
+        painter.setPen(QColor(255, 255, 255, 225))
+        line2 = QRectF(middle.left(), top + head_h + 4, middle.width(), small_h)
+        if self._killing and self._progress is not None and self._progress.total:
+            bar = QRectF(middle.left() + middle.width() * 0.2, line2.top() + 2, middle.width() * 0.6, 8)
+            painter.fillRect(bar, QColor(255, 255, 255, 60))
+            done = bar.adjusted(0, 0, -bar.width() * (1 - self._progress.done / self._progress.total), 0)
+            painter.fillRect(done, QColor("white"))
+            line2.translate(0, 12)
+        painter.drawText(
+            line2, Qt.AlignmentFlag.AlignCenter, _elide(self.detail_line(), small, int(middle.width()))
+        )
+        if not self._killing:
+            painter.setPen(QColor(255, 255, 255, 190))
+            line3 = QRectF(middle.left(), line2.bottom() + 4, middle.width(), small_h)
+            painter.drawText(
+                line3, Qt.AlignmentFlag.AlignCenter, _elide(self.how_to_fire(), small, int(middle.width()))
+            )
+
+        painter.setClipping(False)
+        if self.hasFocus():
+            painter.setPen(QPen(QColor("white"), 3, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-1.5, -1.5, 1.5, 1.5), radius + 1, radius + 1)
+        painter.end()
+
+
+def _elide(text: str, font: QFont, width: int) -> str:
+    return QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, max(10, width))
+
+
+class ConfirmKillDialog(QDialog):
+    """The confirm step of the confirm policy: says exactly what will be cancelled, where.
+
+    "Cancel all orders" is the default button, so Enter confirms and Escape backs out.
+    """
+
+    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("confirmKillDialog")
+        self.setWindowTitle("Confirm the kill")
+        self.setModal(True)
+        label = QLabel(what)
+        label.setObjectName("confirmText")
+        label.setWordWrap(True)
+        buttons = QDialogButtonBox()
+        self.fire_button = buttons.addButton("Cancel all orders", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.back_button = buttons.addButton("Do nothing", QDialogButtonBox.ButtonRole.RejectRole)
+        self.fire_button.setObjectName("confirmFireButton")
+        self.fire_button.setDefault(True)
+        self.fire_button.setStyleSheet(
+            "background: #c62828; color: white; font-weight: bold; padding: 6px 14px;"
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(buttons)

@@ -1,0 +1,330 @@
+"""Settings: server, API key (to the key store only), strategy label, poll interval, firing policy.
+
+The key is written to the key store the window hands in (the OS keyring, or the session-only
+store) and nowhere else; ``Settings`` has no field that could hold it. "Test connection" runs
+``ping`` and ``analyzer`` with a short-lived client on a worker thread and says what it found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.client import ApiError, OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
+from core.settings import FiringPolicy, Settings
+
+POLICY_LABELS = {
+    FiringPolicy.HOLD: "Hold to fire (press and hold)",
+    FiringPolicy.IMMEDIATE: "Immediate (one click fires)",
+    FiringPolicy.CONFIRM: "Confirm dialog (click, then confirm)",
+}
+
+OK_STYLE = "color: #81c784;"
+WARN_STYLE = "color: #ffb74d;"
+ERROR_STYLE = "color: #ef5350;"
+
+
+def url_problem(url: str) -> tuple[str, str]:
+    """(style, sentence) about a server URL: an error, a plain-http warning, or ('', '')."""
+    host = normalise_host(url)
+    if host is None:
+        return ERROR_STYLE, "This is not a usable server URL; expected something like http://127.0.0.1:5000."
+    if host.startswith("http://") and not is_loopback(host):
+        return WARN_STYLE, (
+            "Warning: the API key would travel unencrypted over plain http:// to a host that is not "
+            "this computer; use https:// unless this is a private network you trust."
+        )
+    return "", ""
+
+
+def probe(host: str, apikey: str, strategy: str) -> tuple[bool, str, str, str]:
+    """(ok, mode, broker, sentence) from ``ping`` and ``analyzer`` with a short-lived client."""
+    with make_http_client() as http:
+        client = OpenAlgoClient(host, apikey, http, strategy=strategy)
+        pong = client.ping()
+        if isinstance(pong, ApiError):
+            return False, "unknown", "", pong.sentence
+        status = client.analyzer()
+    mode = pong.mode if isinstance(status, ApiError) else status.mode
+    broker = pong.broker or "not named"
+    where = {"live": "LIVE (real orders)", "analyze": "ANALYZE (OpenAlgo's sandbox)"}.get(mode, "not known")
+    sentence = f"Key accepted; broker {broker}; mode {where}."
+    if isinstance(status, ApiError):
+        sentence = f"Key accepted; broker {broker}; the mode could not be read ({status.sentence})"
+    return True, mode, broker, sentence
+
+
+class ConnectionProbe(QObject):
+    """Runs :func:`probe` on a plain worker thread; ``finished`` carries a ConnectionTest."""
+
+    finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, host: str, apikey: str, strategy: str) -> None:
+        from ui.lanes import ConnectionTest
+
+        def work() -> None:
+            try:
+                ok, mode, broker, sentence = probe(host, apikey, strategy)
+            except Exception:  # a probe must end in a sentence, never a traceback
+                ok, mode, broker, sentence = False, "unknown", "", "The test could not be run."
+            with contextlib.suppress(RuntimeError):  # the dialog closed meanwhile
+                self.finished.emit(ConnectionTest(ok=ok, mode=mode, broker=broker, sentence=sentence))
+
+        self._thread = threading.Thread(target=work, name="settings-probe", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float = 12.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class SettingsDialog(QDialog):
+    """Edit the settings. After ``accept()``: ``settings`` holds the new values, ``key_store``
+    the store the key went to (possibly switched to session-only), ``entered_key`` the new key
+    if one was typed (kept in memory for the lanes, never written anywhere but the store)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        key_store: KeyStore,
+        *,
+        current_key: str | None = None,
+        notice: str = "",
+        host_locked: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings — Kill Switch for OpenAlgo")
+        self.setModal(True)
+        self.settings = settings
+        self.key_store = key_store
+        self.entered_key: str | None = None
+        self._current_key = current_key
+        self._original_host = settings.host
+        self._probe = ConnectionProbe(self)
+        self._probe.finished.connect(self._on_tested)
+
+        self.notice = QLabel(notice)
+        self.notice.setObjectName("settingsNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet(WARN_STYLE)
+        self.notice.setVisible(bool(notice))
+
+        self.host_edit = QLineEdit(settings.host)
+        self.host_edit.setObjectName("hostEdit")
+        self.host_edit.setPlaceholderText("http://127.0.0.1:5000")
+        self.host_note = QLabel()
+        self.host_note.setObjectName("hostNote")
+        self.host_note.setWordWrap(True)
+
+        self.key_edit = QLineEdit()
+        self.key_edit.setObjectName("keyEdit")
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText(
+            "A key is in use; leave empty to keep it" if current_key else "Paste your OpenAlgo API key"
+        )
+        self.key_where = QLabel()
+        self.key_where.setObjectName("keyWhere")
+        self.key_where.setWordWrap(True)
+        self.session_button = QPushButton("Keep the key for this session only")
+        self.session_button.setObjectName("sessionOnlyButton")
+        self.session_button.setVisible(False)
+        self.session_button.clicked.connect(self._use_session_store)
+
+        self.strategy_edit = QLineEdit(settings.strategy)
+        self.strategy_edit.setObjectName("strategyEdit")
+        self.poll_spin = QDoubleSpinBox()
+        self.poll_spin.setObjectName("pollSpin")
+        self.poll_spin.setRange(0.2, 60.0)
+        self.poll_spin.setSingleStep(0.5)
+        self.poll_spin.setDecimals(1)
+        self.poll_spin.setSuffix(" s")
+        self.poll_spin.setValue(settings.poll_interval_s)
+
+        self.policy_combo = QComboBox()
+        self.policy_combo.setObjectName("policyCombo")
+        for policy, label in POLICY_LABELS.items():
+            self.policy_combo.addItem(label, policy.value)
+        self.policy_combo.setCurrentIndex(self.policy_combo.findData(settings.firing_policy.value))
+        self.hold_spin = QSpinBox()
+        self.hold_spin.setObjectName("holdSpin")
+        self.hold_spin.setRange(100, 5000)
+        self.hold_spin.setSingleStep(100)
+        self.hold_spin.setSuffix(" ms")
+        self.hold_spin.setValue(settings.hold_ms)
+
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel()
+        self.test_result.setObjectName("testResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error = QLabel()
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_STYLE)
+
+        form = QFormLayout()
+        form.addRow("Server URL", self.host_edit)
+        form.addRow("", self.host_note)
+        form.addRow("API key", self.key_edit)
+        form.addRow("", self.key_where)
+        form.addRow("", self.session_button)
+        form.addRow("Strategy label", self.strategy_edit)
+        form.addRow("Poll every", self.poll_spin)
+        form.addRow("Firing policy", self.policy_combo)
+        form.addRow("Hold for", self.hold_spin)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
+        layout.addLayout(form)
+        layout.addLayout(test_row)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+        self.host_edit.textChanged.connect(self._check_host)
+        self.policy_combo.currentIndexChanged.connect(self._policy_changed)
+        self._check_host()
+        self._policy_changed()
+        self._show_store()
+        if host_locked:
+            self.host_edit.setReadOnly(True)
+        self.resize(560, self.sizeHint().height())
+
+    # -- reading the form -------------------------------------------------------------------
+
+    def chosen_policy(self) -> FiringPolicy:
+        return FiringPolicy(self.policy_combo.currentData())
+
+    def form_settings(self) -> Settings | None:
+        """The settings in the form, or None when the URL is unusable."""
+        host = normalise_host(self.host_edit.text())
+        if host is None:
+            return None
+        return replace(
+            self.settings,
+            host=host,
+            strategy=self.strategy_edit.text().strip(),
+            poll_interval_s=self.poll_spin.value(),
+            firing_policy=self.chosen_policy(),
+            hold_ms=self.hold_spin.value(),
+        ).validated()
+
+    def _key_for(self, host: str) -> str | None:
+        typed = self.key_edit.text().strip()
+        if typed:
+            return typed
+        if host == normalise_host(self._original_host) and self._current_key:
+            return self._current_key
+        try:
+            return self.key_store.get(host)
+        except KeyStoreError:
+            return None
+
+    # -- reacting ----------------------------------------------------------------------------
+
+    def _check_host(self) -> None:
+        style, sentence = url_problem(self.host_edit.text())
+        self.host_note.setStyleSheet(style)
+        self.host_note.setText(sentence)
+        self.host_note.setVisible(bool(sentence))
+        self.save_button.setEnabled(style != ERROR_STYLE)
+        self.test_button.setEnabled(style != ERROR_STYLE and not self._probe.running)
+
+    def _policy_changed(self) -> None:
+        self.hold_spin.setEnabled(self.chosen_policy() is FiringPolicy.HOLD)
+
+    def _show_store(self) -> None:
+        where = getattr(self.key_store, "description", "the key store")
+        if isinstance(self.key_store, SessionKeyStore):
+            self.key_where.setText(f"The key is kept in memory for this session only ({where}).")
+            self.key_where.setStyleSheet(WARN_STYLE)
+        else:
+            self.key_where.setText(f"The key is kept in {where}, never in a file.")
+            self.key_where.setStyleSheet("")
+
+    def _use_session_store(self) -> None:
+        self.key_store = SessionKeyStore()
+        self.session_button.setVisible(False)
+        self.error.setText("")
+        self._show_store()
+
+    def test_connection(self) -> None:
+        settings = self.form_settings()
+        if settings is None:
+            return
+        key = self._key_for(settings.host)
+        if not key:
+            self.test_result.setStyleSheet(ERROR_STYLE)
+            self.test_result.setText("Enter the API key first.")
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText(f"Testing {settings.host}…")
+        self._probe.start(settings.host, key, settings.strategy)
+
+    def _on_tested(self, result: object) -> None:
+        ok = bool(getattr(result, "ok", False))
+        self.test_result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
+        self.test_result.setText(str(getattr(result, "sentence", "")))
+        self._check_host()
+
+    def accept(self) -> None:
+        settings = self.form_settings()
+        if settings is None:
+            self.error.setText("Fix the server URL first.")
+            return
+        typed = self.key_edit.text().strip()
+        if typed:
+            try:
+                self.key_store.set(settings.host, typed)
+            except KeyStoreError as exc:
+                self.error.setText(exc.sentence)
+                self.session_button.setVisible(True)
+                return
+            self.entered_key = typed
+            self.key_edit.clear()
+        self.settings = settings
+        super().accept()
+
+    def done(self, result: int) -> None:
+        self._probe.wait()
+        super().done(result)
