@@ -16,6 +16,7 @@ import gzip
 import json
 import random
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from core.client import (
     Timeouts,
     make_http_client,
 )
+from core.kill import CancelReport, KillSwitch, Verdict
+from core.simulator import Quirks, Simulator
 from tests.core.loopback import Connection, ScriptedServer, http_reply, replying, self_signed_context
 
 KEY = "catalogue-key-5f0c2a9e7b3d41c8a6e2f9b0d7c4e1a3"
@@ -385,3 +388,113 @@ def test_a_success_message_echoing_the_key_is_redacted(lane: Lane) -> None:
     result = fault(lane, replying(http_reply(200, json.dumps(body).encode())), "cancel_all")
     assert isinstance(result, CancelAllResult)
     assert KEY not in result.message and KEY not in repr(result.failed)
+
+
+# -- what the kill concludes under each fault (against the simulator) ----------------------------
+
+
+class SkippingClock:
+    """Real time plus every pause the kill asked for, skipped: the kill's retries of a transient
+    fault run back to back instead of waiting out its deadline. Only time is faked; every
+    request is real. Books stay under the order rate limit, which this clock would not pace."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def now(self) -> float:
+        return time.perf_counter() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+def kill(url: str, apikey: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> CancelReport:
+    clock = SkippingClock()
+    with make_http_client() as http:
+        client = OpenAlgoClient(url, apikey, http, timeouts=timeouts)
+        return KillSwitch(client, deadline_s=3.0, clock=clock.now, sleep=clock.sleep).fire("test")
+
+
+def assert_trader_report(report: CancelReport, apikey: str) -> None:
+    for sentence in (report.message, *report.errors):
+        assert_trader_sentence(ApiError(ErrorKind.BAD_REPLY, sentence))
+    assert apikey not in json.dumps(report.to_json())
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        Quirks(empty_reply={"orderbook"}),
+        Quirks(drop_connection={"orderbook"}),
+        Quirks(broker_error={"orderbook"}),
+        Quirks(html_error={"orderbook"}),
+    ],
+    ids=["empty", "dropped", "broker-error", "proxy-page"],
+)
+def test_an_unreadable_book_after_cancel_all_is_unverified_never_flat(quirk: Quirks) -> None:
+    with Simulator(orders=4, seed=5, quirks=quirk) as sim:
+        report = kill(sim.url, sim.apikey)
+        assert sim.working_orders() == []  # the orders did go: only the proof is missing
+    assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
+    assert len(report.canceled_by_server) == 4 and report.trigger_to_verified_ms is None
+    assert_trader_report(report, sim.apikey)
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        Quirks(empty_reply={"cancelallorder"}),
+        Quirks(drop_connection={"cancelallorder"}),
+        Quirks(broker_error={"cancelallorder"}),
+        Quirks(html_error={"cancelallorder"}),
+    ],
+    ids=["empty", "dropped", "broker-error", "proxy-page"],
+)
+def test_a_failed_cancel_all_is_made_good_by_the_sweep(quirk: Quirks) -> None:
+    with Simulator(orders=4, seed=5, quirks=quirk) as sim:
+        report = kill(sim.url, sim.apikey)
+        assert sim.working_orders() == []
+    assert report.verdict is Verdict.FLAT and len(report.canceled_by_sweep) == 4
+    assert report.errors  # what went wrong with cancel-all is still told
+    assert_trader_report(report, sim.apikey)
+
+
+def test_a_cancel_all_slower_than_its_timeout_is_verified_from_the_book() -> None:
+    quirks = Quirks(endpoint_delay_s={"cancelallorder": 3.0})
+    with Simulator(orders=4, seed=5, quirks=quirks) as sim:
+        report = kill(sim.url, sim.apikey, Timeouts(connect=2.0, read=2.0, cancel_all_read=0.3))
+    assert report.verdict is Verdict.FLAT
+    assert any("Timed out" in e for e in report.errors)
+    assert_trader_report(report, sim.apikey)
+
+
+def test_a_banned_ip_is_refused_with_exit_3() -> None:
+    with Simulator(orders=4, seed=5, quirks=Quirks(ip_banned=True)) as sim:
+        report = kill(sim.url, sim.apikey)
+        assert len(sim.working_orders()) == 4
+    assert report.verdict is Verdict.REFUSED and report.exit_code == 3
+    assert "banned" in report.message
+    assert_trader_report(report, sim.apikey)
+
+
+def test_a_proxy_whose_openalgo_is_down_is_unreachable_with_exit_4() -> None:
+    everything = {"cancelallorder", "orderbook", "cancelorder"}
+    with Simulator(orders=4, seed=5, quirks=Quirks(html_error=everything)) as sim:
+        report = kill(sim.url, sim.apikey)
+    assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
+    assert_trader_report(report, sim.apikey)
+
+
+def test_a_server_name_that_does_not_resolve_is_unreachable_with_exit_4() -> None:
+    report = kill("http://openalgo.killswitch-test.invalid:5000", KEY)
+    assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
+    assert "DNS" in report.message or any("DNS" in e for e in report.errors)
+    assert_trader_report(report, KEY)
+
+
+def test_an_untrusted_certificate_is_unreachable_with_exit_4_and_no_key_sent(tmp_path: Path) -> None:
+    with ScriptedServer(replying(http_reply(200, PONG)), tls=self_signed_context(tmp_path)) as server:
+        report = kill(server.url, KEY)
+    assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
+    assert server.requests == []
+    assert_trader_report(report, KEY)
