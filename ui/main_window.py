@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self._count: int | None = None
         self._state: ConnectionState | None = None
         self._stopped = False
+        self._standing_notice = notice  # e.g. why the key is kept for this session only
 
         self._build(notice)
         # The connection line shows the age of the last good update, so it ticks on its own.
@@ -387,7 +388,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(("DEMO — " if self.demo else "") + title)
 
     def _show_no_key(self) -> None:
-        self.show_notice(NO_KEY)
+        self.show_notice(" ".join(n for n in (self._standing_notice, NO_KEY) if n))
         self._show_blast_radius()
 
     def show_notice(self, sentence: str) -> None:
@@ -428,6 +429,7 @@ class MainWindow(QMainWindow):
             return
         old = self.settings
         new = dialog.settings
+        key_store_before = self.key_store
         self.key_store = dialog.key_store
         key = dialog.entered_key
         if key is None:
@@ -436,7 +438,7 @@ class MainWindow(QMainWindow):
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if key:
             self._apikey = key
-            self.show_notice("")
+            self.show_notice(self._standing_notice if self.key_store is key_store_before else "")
             if self.lanes is None:
                 self._attach(self._lanes_factory(new, key))
                 assert self.lanes is not None

@@ -205,7 +205,7 @@ class PanicButton(QAbstractButton):
 
     def description(self) -> str:
         """Everything the button says, as one line (accessible description and tooltip)."""
-        parts = [self.headline(), self.detail_line()]
+        parts = [self.headline(), self.detail_line(), mode_band(self._mode)[2]]
         if self._warning:
             parts.append(self._warning)
         if not self._killing:
@@ -450,6 +450,7 @@ class ConfirmKillDialog(QDialog):
         self.setObjectName("confirmKillDialog")
         self.setWindowTitle("Confirm the kill")
         self.setModal(True)
+        self._what = what
         label = QLabel(what)
         label.setObjectName("confirmText")
         label.setWordWrap(True)
@@ -466,3 +467,7 @@ class ConfirmKillDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(label)
         layout.addWidget(buttons)
+
+    def text(self) -> str:
+        """What the dialog asks."""
+        return self._what

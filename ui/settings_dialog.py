@@ -44,7 +44,8 @@ ERROR_STYLE = "color: #ef5350;"
 
 def url_problem(url: str) -> tuple[str, str]:
     """(style, sentence) about a server URL: an error, a plain-http warning, or ('', '')."""
-    host = normalise_host(url)
+    # normalise_host accepts "http://a b" (urlsplit does); no real server name has spaces.
+    host = None if any(c.isspace() for c in url.strip()) else normalise_host(url)
     if host is None:
         return ERROR_STYLE, "This is not a usable server URL; expected something like http://127.0.0.1:5000."
     if host.startswith("http://") and not is_loopback(host):
@@ -236,6 +237,8 @@ class SettingsDialog(QDialog):
 
     def form_settings(self) -> Settings | None:
         """The settings in the form, or None when the URL is unusable."""
+        if url_problem(self.host_edit.text())[0] == ERROR_STYLE:
+            return None
         host = normalise_host(self.host_edit.text())
         if host is None:
             return None

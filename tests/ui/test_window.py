@@ -1,0 +1,298 @@
+"""The window against the simulator over loopback: real lanes, real threads, real HTTP.
+
+The key lives in a SessionKeyStore handed to the window, so no test touches the user's keyring;
+settings go to a temporary directory through KILLSWITCH_CONFIG_DIR / KILLSWITCH_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from pytestqt.qtbot import QtBot
+
+from core.kill import Verdict
+from core.secrets import SessionKeyStore
+from core.settings import FiringPolicy, Settings
+from core.simulator import Simulator
+from core.simulator.quirks import FAILURE_SHAPES, Quirks
+from ui.main_window import MainWindow
+
+KILL_TIMEOUT_MS = 20_000
+WORKING = 8
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KILLSWITCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("KILLSWITCH_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    server = Simulator(orders=WORKING, seed=11).start()
+    yield server
+    server.stop()
+
+
+WindowFactory = Callable[..., MainWindow]
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, sim: Simulator, dirs: Path) -> Iterator[WindowFactory]:
+    windows: list[MainWindow] = []
+
+    def make(
+        policy: FiringPolicy = FiringPolicy.IMMEDIATE,
+        hold_ms: int = 300,
+        apikey: str | None = "sim",
+        host: str | None = None,
+        wait_for_book: bool = True,
+        working: int = WORKING,
+    ) -> MainWindow:
+        key = sim.apikey if apikey == "sim" else apikey
+        store = SessionKeyStore()
+        settings = Settings(
+            host=host or sim.url, firing_policy=policy, hold_ms=hold_ms, poll_interval_s=0.2
+        ).validated()
+        if key:
+            store.set(settings.host, key)
+        window = MainWindow(settings, store, apikey=key)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.show()
+        window.start()
+        if wait_for_book:
+            qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {working} WORKING ORDERS")
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def working_ids(sim: Simulator) -> list[str]:
+    return [str(row["orderid"]) for row in sim.working_orders()]
+
+
+def test_clicking_the_button_cancels_every_working_order_and_lists_them(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window()
+    ids = working_ids(sim)
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+        window.button.click()
+    assert finished.args is not None
+    assert finished.args[0].verdict is Verdict.FLAT
+    assert sim.working_orders() == []
+    shown = window.results.toPlainText()
+    assert "FLAT" in shown
+    for orderid in ids:
+        assert f"#{orderid}) — cancelled by the server" in shown
+    assert "FLAT" in window.button.verdict_line()
+
+
+@pytest.mark.parametrize("shape", FAILURE_SHAPES)
+def test_failures_show_their_reasons(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory, shape: str
+) -> None:
+    window = make_window()
+    ids = working_ids(sim)
+    sim.quirks.failure_shape = shape  # type: ignore[assignment]
+    sim.quirks.already_executed = frozenset({ids[0]})
+    sim.quirks.fail_in_transit = frozenset({ids[1]})
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        window.button.click()
+    shown = window.results.toPlainText()
+    assert "Failed to cancel (2)" in shown
+    if shape == "bare":  # most live brokers give the id alone: say so rather than invent a reason
+        assert f"#{ids[0]}) — no reason given by the broker" in shown
+    else:
+        assert f"#{ids[0]}) — Order already executed" in shown
+        assert f"#{ids[1]}) — Order is in transit" in shown
+    # The in-transit order went on the second try, by the sweep.
+    assert f"#{ids[1]}) — cancelled by the sweep" in shown
+
+
+def test_survivors_are_swept_and_shown(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+    stops = [sim.place_order("SBIN", pricetype="SL-M", action="SELL") for _ in range(2)]
+    sim.quirks.cancelall_skips_pricetypes = frozenset({"SL-M"})
+    window = make_window(working=WORKING + 2)
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+        window.button.click()
+    assert finished.args is not None
+    assert finished.args[0].verdict is Verdict.FLAT
+    shown = window.results.toPlainText()
+    for orderid in stops:
+        assert f"#{orderid}) — cancelled by the sweep" in shown
+    assert sim.working_orders() == []
+
+
+def test_a_short_press_under_hold_to_fire_sends_nothing(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window(FiringPolicy.HOLD, hold_ms=400)
+    qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
+    assert window.button.holding
+    qtbot.wait(50)
+    qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
+    qtbot.wait(600)  # well past the hold time: a released press must not fire late
+    assert sim.stats.cancelall_calls == 0
+    assert len(sim.working_orders()) == WORKING
+    assert "Released early" in window.button.how_to_fire()
+
+
+def test_a_full_hold_with_the_mouse_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+    window = make_window(FiringPolicy.HOLD, hold_ms=300)
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
+    qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
+    assert sim.working_orders() == []
+    assert sim.stats.cancelall_calls == 1
+
+
+def test_a_full_hold_of_space_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+    window = make_window(FiringPolicy.HOLD, hold_ms=300)
+    window.button.setFocus()
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        qtbot.keyPress(window.button, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.button, Qt.Key.Key_Space)
+    assert sim.working_orders() == []
+
+
+def test_a_click_under_hold_to_fire_does_not_fire(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window(FiringPolicy.HOLD, hold_ms=300)
+    window.button.click()
+    qtbot.wait(400)
+    assert sim.stats.cancelall_calls == 0
+
+
+def test_backing_out_of_the_confirm_dialog_sends_nothing(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window(FiringPolicy.CONFIRM)
+    window.button.click()
+    dialog = window.confirm_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    assert f"Cancel all {WORKING} working orders on {sim.url}" in dialog.text()
+    dialog.reject()
+    qtbot.wait(300)
+    assert sim.stats.cancelall_calls == 0
+    assert len(sim.working_orders()) == WORKING
+
+
+def test_accepting_the_confirm_dialog_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+    window = make_window(FiringPolicy.CONFIRM)
+    window.button.click()
+    dialog = window.confirm_dialog
+    assert dialog is not None
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        dialog.fire_button.click()
+    assert sim.working_orders() == []
+
+
+def test_the_window_stays_responsive_while_a_slow_server_answers(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window()
+    sim.quirks.reply_delay_s = 2.0
+    assert window.lanes is not None
+    ticks_during_kill = []
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(lambda: ticks_during_kill.append(1) if window.button.killing else None)
+    timer.start()
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        window.button.click()
+    timer.stop()
+    # A 2 s reply on each call of the kill: a blocked UI thread would not tick at all.
+    assert len(ticks_during_kill) >= 10
+    sim.quirks.reply_delay_s = 0.0
+
+
+def test_the_api_key_is_never_written_to_any_file(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory, dirs: Path
+) -> None:
+    window = make_window(FiringPolicy.IMMEDIATE)
+    window.open_settings()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    dialog.key_edit.setText(sim.apikey)
+    dialog.poll_spin.setValue(0.5)
+    dialog.accept()
+    window.show_all_toggle.setChecked(True)
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        window.button.click()
+    window.close()
+    written = [p for p in dirs.rglob("*") if p.is_file()]
+    assert any(p.name == "settings.json" for p in written)
+    for path in written:
+        assert sim.apikey.encode() not in path.read_bytes(), path
+
+
+def test_with_no_key_the_window_says_so_and_opens_settings(
+    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window(apikey=None, wait_for_book=False)
+    assert "No API key" in window.notice()
+    assert "NO API KEY" in window.button.description()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    dialog.key_edit.setText(sim.apikey)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING} WORKING ORDERS")
+    assert window.notice() == ""
+    assert window.key_store.get(sim.url) == sim.apikey
+
+
+def test_a_rejected_key_shows_on_the_button_before_anyone_presses(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    window = make_window(apikey="not-the-key", wait_for_book=False)
+    qtbot.waitUntil(lambda: "KEY REJECTED" in window.button.description())
+    assert window.connection_bar.property("state") == "bad"
+
+
+def test_an_unreachable_server_shows_on_the_button_before_anyone_presses(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    dead = Simulator()
+    dead.start()
+    url = dead.url
+    dead.stop()
+    window = make_window(host=url, wait_for_book=False)
+    qtbot.waitUntil(lambda: "SERVER UNREACHABLE" in window.button.description(), timeout=10_000)
+
+
+def test_semi_auto_learned_from_a_refused_kill_stays_on_the_button(
+    qtbot: QtBot, dirs: Path, make_window: WindowFactory
+) -> None:
+    live = Simulator(mode="live", orders=3, quirks=Quirks(semi_auto=True)).start()
+    try:
+        window = make_window(host=live.url, apikey=live.apikey, wait_for_book=False)
+        qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 3 WORKING ORDERS")
+        assert "LIVE" in window.button.description()
+        assert window.lanes is not None
+        with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+            window.button.click()
+        assert finished.args is not None
+        assert finished.args[0].verdict is Verdict.REFUSED
+        qtbot.waitUntil(lambda: "SEMI-AUTO" in window.button.description())
+        assert "REFUSED" in window.results.toPlainText()
+        window.close()
+    finally:
+        live.stop()
