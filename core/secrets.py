@@ -149,16 +149,21 @@ class KeyStore(Protocol):
 def normalise_server(url: str) -> str:
     """The server URL in the one spelling the keyring is keyed by.
 
-    Scheme and host are lower-cased, a default port (:80 for http, :443 for https) and trailing
-    slashes are dropped, the path keeps its case; `normalise_server(normalise_server(u))` is
-    `normalise_server(u)`. Text that is not a URL with a scheme is only trimmed and lower-cased.
+    Scheme and host are lower-cased; a default port (:80 for http, :443 for https), trailing
+    slashes, query and fragment are dropped; the path keeps its case. Normalising twice changes
+    nothing. Text that is not a URL with a scheme and host is only trimmed and lower-cased.
     """
-    text = url.strip()
-    parts = urlsplit(text)
+    text = _trim_end(url.strip())
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: not a URL, so only trimmed and lowered
+        return text.lower()
     if not (parts.scheme and parts.netloc):
-        return text.rstrip("/").lower()
+        return text.lower()
+    if not parts.hostname or any(c.isspace() for c in parts.netloc):  # "http://:5000", "http://a b"
+        return text.lower()
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    host = parts.hostname.lower()
     if ":" in host:  # an IPv6 literal keeps its brackets
         host = f"[{host}]"
     try:
@@ -168,7 +173,15 @@ def normalise_server(url: str) -> str:
         host = parts.netloc.rpartition("@")[2].lower()
     if port is not None and (scheme, port) not in {("http", 80), ("https", 443)}:
         host = f"{host}:{port}"
-    return urlunsplit((scheme, host, parts.path.rstrip("/"), parts.query, ""))
+    return urlunsplit((scheme, host, _trim_end(parts.path), "", ""))
+
+
+def _trim_end(text: str) -> str:
+    """`text` without trailing slashes and spaces, in any mix ("a/ /" -> "a")."""
+    end = len(text)
+    while end and (text[end - 1] == "/" or text[end - 1].isspace()):
+        end -= 1
+    return text[:end]
 
 
 class SessionKeyStore:
@@ -256,8 +269,12 @@ class OsKeyStore:
         except KeyStoreError:
             raise
         except Exception as exc:
-            # Not chained: the cause's frames and message could hold the key.
-            raise self._translate(exc, "store", secret=key) from None
+            failure = self._translate(exc, "store", secret=key)
+        else:
+            return
+        # Raised outside the except block so that neither __cause__ nor __context__ leads to the
+        # original error, whose frames and message could hold the key.
+        raise failure
 
     def delete(self, server: str) -> None:
         username = normalise_server(server)
