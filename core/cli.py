@@ -1,4 +1,7 @@
-"""The subcommands that never need a window: simulate, cancel-all, set-key.
+"""The subcommands that never need a window: simulate, cancel-all, trigger, set-key.
+
+``trigger`` asks a running window to fire (its results appear there) and runs the same
+headless kill as ``cancel-all`` when no window takes it.
 
 Exit status (shared by ``cancel-all`` and ``trigger``): 0 flat, 1 orders remain or the
 result is unverified, 2 usage or configuration error, 3 refused by the server, 4 server
@@ -26,7 +29,9 @@ EXIT_USAGE = 2
 ENV_KEY = "OPENALGO_API_KEY"
 ENV_HOST = "OPENALGO_HOST"
 
-SUBCOMMANDS = ("simulate", "cancel-all", "set-key")
+SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
+# How much longer than the kill deadline to wait for a window's verdict before calling it unverified.
+WINDOW_GRACE_S = 30.0
 
 
 class UsageError(Exception):
@@ -51,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--demo", action="store_true", help="keep new orders arriving, like a live account")
     sim.add_argument("--seed", type=int, help="seed for reproducible order books")
 
-    for name, text in (("cancel-all", "run the kill headless and print the report"),):
+    for name, text in (
+        ("cancel-all", "run the kill headless and print the report"),
+        ("trigger", "fire the running window (or, with none running, run the kill headless)"),
+    ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument(
             "--host", help=f"OpenAlgo URL (default: saved setting, ${ENV_HOST}, or 127.0.0.1:5000)"
@@ -76,8 +84,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         if args.command == "simulate":
             return simulate(args, out)
-        if args.command in ("cancel-all", "trigger"):
+        if args.command == "cancel-all":
             return cancel_all(args, out, err)
+        if args.command == "trigger":
+            return trigger(args, out, err)
         if args.command == "set-key":
             return set_key(args, out, err)
     except UsageError as exc:
@@ -152,6 +162,64 @@ def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         print_report(report, out)
     return report.exit_code
+
+
+def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Fire the running window and print its verdict; with no window (or one that cannot fire),
+    run the kill here exactly as ``cancel-all`` does."""
+    from core.instance import ask_window_to_fire
+
+    host = resolve_host(args.host) if args.host else None
+    saved = settings_store.load()
+    deadline = args.deadline if args.deadline and args.deadline > 0 else saved.deadline_s
+    if not args.json:
+        print("  … asking the running window to fire", file=err)
+    reply = ask_window_to_fire(max(deadline, saved.deadline_s) + WINDOW_GRACE_S, host=host)
+    if reply is None:
+        print("No Kill Switch window answered; running the kill from here.", file=err)
+        return cancel_all(args, out, err)
+    if "verdict" not in reply:
+        reason = str(reply.get("error") or "it gave no reason")
+        print(f"The running window did not fire: {reason} Running the kill from here.", file=err)
+        return cancel_all(args, out, err)
+    if args.json:
+        json.dump(reply, out, indent=2)
+        out.write("\n")
+    else:
+        print_window_reply(reply, out)
+    code = reply.get("exit_code")
+    return code if isinstance(code, int) and code in (0, 1, 3, 4) else 1
+
+
+def print_window_reply(reply: dict[str, object], out: TextIO) -> None:
+    """The window's verdict (``CancelReport.to_json()`` plus ``summary``) in ``print_report``'s shape."""
+
+    def items(key: str) -> list[object]:
+        value = reply.get(key)
+        return value if isinstance(value, list) else []
+
+    print(f"{reply.get('headline') or str(reply.get('verdict', '')).upper()} (fired by the window)", file=out)
+    if reply.get("server"):
+        print(f"  server:   {reply.get('server')} ({str(reply.get('mode', 'unknown')).upper()})", file=out)
+    if reply.get("message"):
+        print(f"  message:  {reply.get('message')}", file=out)
+    for orderid in items("canceled_by_server"):
+        print(f"  cancelled by server  #{orderid}", file=out)
+    for orderid in items("canceled_by_sweep"):
+        print(f"  cancelled by sweep   #{orderid}", file=out)
+    for failure in items("failed_cancellations"):
+        if isinstance(failure, dict):
+            print(f"  FAILED   #{failure.get('orderid') or '?'}: {failure.get('reason')}", file=out)
+    label = "STILL WORKING" if reply.get("remaining_verified", True) else "LAST SEEN WORKING"
+    for order in items("remaining_orders"):
+        if isinstance(order, dict):
+            print(
+                f"  {label}  #{order.get('orderid')} {order.get('action')} {order.get('quantity')} "
+                f"{order.get('symbol')} [{order.get('status')}]",
+                file=out,
+            )
+    if reply.get("summary"):
+        print(f"  {reply.get('summary')}", file=out)
 
 
 def print_report(report: CancelReport, out: TextIO) -> None:

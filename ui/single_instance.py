@@ -1,0 +1,204 @@
+"""One window per user: the local socket a second launch and ``killswitch trigger`` talk to.
+
+The protocol and the Qt-free client are in ``core.instance``. The window owns one
+``SingleInstance``; it is the only thing here that touches Qt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+from core import instance
+from core.kill import CancelReport
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_MS = 1000
+FireCheck = Callable[[str | None], str | None]
+
+
+class SingleInstance(QObject):
+    """Listens for "show" and "fire" from other processes and answers them.
+
+    Signals:
+        showRequested(): a second launch wants the window forward.
+        fireRequested(str): ``killswitch trigger`` asked for a kill; the argument is the trigger
+            name ("command line"). Answer it by passing the kill's report to ``deliver_report``.
+
+    ``listen()`` returns False when another instance already answers on this user's socket (the
+    caller should then ask it to show itself and exit); a socket left behind by a crash is removed
+    and taken over.
+    """
+
+    showRequested = Signal()  # noqa: N815 - Qt naming for signals
+    fireRequested = Signal(str)  # noqa: N815
+
+    def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name or instance.server_name()
+        self.sentence = ""  # why listening failed, when it did
+        self._server = QLocalServer(self)
+        # Only this user may connect: the socket can fire kills.
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._accept)
+        self._buffers: dict[QLocalSocket, bytes] = {}
+        self._waiting: list[QLocalSocket] = []  # "fire" clients waiting for a verdict
+        self._check: FireCheck | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._server.isListening()
+
+    def listen(self) -> bool:
+        """Own the socket: True if this is the first instance, False if another one answers.
+
+        With no answer, a socket file left behind by a crash is removed and taken over. Listening
+        can also fail outright (``sentence`` says why); that returns True too, since nothing then
+        stops this window from working on its own.
+        """
+        if self._server.isListening():
+            return True
+        if not self._prepare_directory():
+            return True
+        # Probe first: with UserAccessOption, Qt creates the socket elsewhere and renames it into
+        # place, which would silently replace a live instance's socket rather than fail.
+        if self._another_instance_answers():
+            return False
+        return self.take_over()
+
+    def take_over(self) -> bool:
+        """Listen even though the socket exists (stale, or its window is hung); False on failure."""
+        QLocalServer.removeServer(self.name)
+        if self._server.listen(self.name):
+            self.sentence = ""
+            return True
+        self.sentence = (
+            f"Could not open the local socket for other launches and 'killswitch trigger' "
+            f"({self._server.errorString()}); they will start their own kill instead."
+        )
+        log.warning("%s", self.sentence)
+        return False
+
+    def set_fire_check(self, check: FireCheck | None) -> None:
+        """Decide, per "fire" request, whether the window can take it.
+
+        ``check(host)`` gets the server the caller named (None if it named none) and returns
+        None to fire, or one sentence why the window will not (no key set up, another server);
+        the caller then runs the kill itself instead of waiting.
+        """
+        self._check = check
+
+    def deliver_report(self, report: CancelReport) -> None:
+        """Answer every waiting "fire" with this kill's verdict (a trigger during a kill joins it)."""
+        reply = report.to_json()
+        reply["summary"] = report.summary()
+        reply["headline"] = report.verdict.headline
+        waiting, self._waiting = self._waiting, []
+        for sock in waiting:
+            self._reply(sock, reply)
+            sock.disconnectFromServer()
+
+    def refuse_waiting(self, sentence: str) -> None:
+        """Tell every waiting "fire" that no kill will come (e.g. the window is closing)."""
+        waiting, self._waiting = self._waiting, []
+        for sock in waiting:
+            self._reply(sock, {"error": sentence})
+            sock.disconnectFromServer()
+
+    def close(self) -> None:
+        """Stop listening and drop every connection; waiting triggers are told the window closed."""
+        self.refuse_waiting("The window closed before the kill finished.")
+        for sock in list(self._buffers):
+            sock.abort()
+        self._buffers.clear()
+        self._server.close()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _prepare_directory(self) -> bool:
+        if sys.platform == "win32" or "/" not in self.name:
+            return True  # a pipe name: nothing on disk
+        try:
+            instance.ensure_private_dir(Path(self.name).parent)
+        except OSError as exc:
+            self.sentence = (
+                f"Could not prepare {Path(self.name).parent} for the local socket ({exc}); "
+                "other launches and 'killswitch trigger' will start their own kill instead."
+            )
+            log.warning("%s", self.sentence)
+            return False
+        return True
+
+    def _another_instance_answers(self) -> bool:
+        probe = QLocalSocket()
+        probe.connectToServer(self.name)
+        alive = probe.waitForConnected(PROBE_TIMEOUT_MS)
+        probe.abort()
+        return alive
+
+    def _accept(self) -> None:
+        while self._server.hasPendingConnections():
+            sock = self._server.nextPendingConnection()
+            self._buffers[sock] = b""
+            sock.readyRead.connect(lambda sock=sock: self._read(sock))
+            sock.disconnected.connect(lambda sock=sock: self._forget(sock))
+
+    def _forget(self, sock: QLocalSocket) -> None:
+        self._buffers.pop(sock, None)
+        if sock in self._waiting:
+            self._waiting.remove(sock)
+        sock.deleteLater()
+
+    def _read(self, sock: QLocalSocket) -> None:
+        if sock not in self._buffers:
+            return
+        self._buffers[sock] += bytes(sock.readAll().data())
+        while sock in self._buffers and b"\n" in self._buffers[sock]:
+            line, _, rest = self._buffers[sock].partition(b"\n")
+            self._buffers[sock] = rest
+            self._handle(sock, line)
+        if sock in self._buffers and len(self._buffers[sock]) > instance.MAX_LINE:
+            sock.abort()
+
+    def _handle(self, sock: QLocalSocket, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            self._reply(sock, {"error": "The window could not read that request."})
+            return
+        command = message.get("cmd")
+        if command == "show":
+            self._reply(sock, {"ok": True})
+            self.showRequested.emit()
+        elif command == "fire":
+            self._fire(sock, message)
+        else:
+            self._reply(sock, {"error": f"The window does not know the command {str(command)[:40]!r}."})
+
+    def _fire(self, sock: QLocalSocket, message: dict[str, Any]) -> None:
+        trigger = str(message.get("trigger") or "command line")[:40]
+        asked = message.get("host")
+        refusal = self._check(str(asked) if asked else None) if self._check is not None else None
+        if refusal:
+            self._reply(sock, {"error": refusal})
+            return
+        self._reply(sock, {"accepted": True})
+        self._waiting.append(sock)
+        self.fireRequested.emit(trigger)
+
+    @staticmethod
+    def _reply(sock: QLocalSocket, message: dict[str, Any]) -> None:
+        if sock.state() != QLocalSocket.LocalSocketState.ConnectedState:
+            return
+        sock.write(json.dumps(message).encode() + b"\n")
+        sock.flush()
