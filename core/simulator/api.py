@@ -464,7 +464,7 @@ class OpenAlgoApp:
         rows = [position.row() for position in self.book.positions()]
         if not self.analyze:
             return self._ok({"data": rows})
-        unrealized = round(sum(row["pnl"] for row in rows if row["quantity"]), 2)
+        unrealized = round(float(sum(row["pnl"] for row in rows if row["quantity"])), 2)
         return self._ok(
             {
                 "data": rows,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import selectors
 import socket
 import socketserver
 import threading
@@ -126,7 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
     """One thread per connection; every connection and thread is tracked so that ``close()`` can end
-    them all at once."""
+    them all at once.
+
+    The accept loop is our own rather than ``serve_forever``: it sleeps in ``select`` until a client
+    connects or ``close()`` wakes it through a socket pair, so it neither polls while idle nor makes
+    ``close()`` wait for a poll interval to run out."""
 
     daemon_threads = True
     block_on_close = False  # we join our own workers in close()
@@ -137,6 +142,10 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._workers: set[threading.Thread] = set()
         super().__init__(address, _Handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._acceptor = threading.Thread(
+            target=self._accept, name=f"openalgo-sim-serve:{self.port}", daemon=True
+        )
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can take seconds on a machine with
@@ -149,6 +158,19 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def start(self) -> None:
+        self._acceptor.start()
+
+    def _accept(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ, "accept")
+            selector.register(self._wake_reader, selectors.EVENT_READ, "wake")
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        return
+                    self.handle_request()  # the listening socket is readable: accepts at once
 
     def process_request(self, request: Any, client_address: Any) -> None:
         worker = threading.Thread(
@@ -177,8 +199,10 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         logger.debug("connection from %s failed", client_address, exc_info=True)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop accepting, wake and end every connection's thread, release the port. Call after
-        ``shutdown()`` has stopped the accept loop."""
+        """Stop accepting, wake and end every connection's thread, release the port."""
+        if self._acceptor.is_alive():
+            self._wake_writer.send(b"!")
+            self._acceptor.join(timeout)
         with self._lock:
             connections = list(self._connections)
             workers = list(self._workers)
@@ -186,5 +210,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):  # already closed by its worker
                 connection.shutdown(socket.SHUT_RDWR)
         self.server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
         for worker in workers:
             worker.join(timeout)

@@ -74,7 +74,6 @@ class Simulator:
             stopping=self._stopping,
         )
         self._server: SimulatorHTTPServer | None = None
-        self._serve_thread: threading.Thread | None = None
         self._demo_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._stopped = False
@@ -93,13 +92,7 @@ class Simulator:
                 return self
             server = SimulatorHTTPServer((self.host, self._requested_port), self._app)
             self._server = server
-            self._serve_thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"openalgo-sim-serve:{server.port}",
-                daemon=True,
-            )
-            self._serve_thread.start()
+            server.start()
             if self.demo:
                 self._demo_thread = threading.Thread(
                     target=self._run_demo, name=f"openalgo-sim-demo:{server.port}", daemon=True
@@ -115,12 +108,10 @@ class Simulator:
             self._stopping.set()
             server, self._server = self._server, None
             if server is not None:
-                server.shutdown()
                 server.close()
-            for thread in (self._serve_thread, self._demo_thread):
-                if thread is not None:
-                    thread.join(1.0)
-            self._serve_thread = self._demo_thread = None
+            if self._demo_thread is not None:
+                self._demo_thread.join(1.0)
+                self._demo_thread = None
 
     def __enter__(self) -> Simulator:
         return self.start()
