@@ -1,0 +1,153 @@
+"""Everything that fires the window from outside it: the global hotkey, the tray, the local socket.
+
+One object wires them to a window that has ``fire(trigger)``, ``request_fire(trigger)``,
+``settings`` (core.settings.Settings) and ``lanes`` (None while no key is set up):
+
+* the hotkey, through ``HotkeyBridge`` and ``ChordTrigger`` (the firing policy: hold means
+  holding the chord; confirm goes through ``request_fire``);
+* the tray's Fire (``request_fire("tray")``), Show and Quit, and a notification per verdict;
+* ``SingleInstance``'s "show" (bring the window forward) and "fire" (``fire("command line")``:
+  running ``killswitch trigger`` is itself the deliberate act, as for ``cancel-all``).
+
+The window passes each kill's report to ``kill_finished``, which answers waiting
+``killswitch trigger`` callers and shows the tray notification.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+from core.client import normalise_host
+from core.kill import CancelReport
+from core.settings import Settings
+from ui.hotkey import (
+    NOT_STARTED,
+    ChordTrigger,
+    GlobalHotkey,
+    HotkeyBridge,
+    HotkeyCapability,
+    describe_chord,
+)
+from ui.single_instance import SingleInstance
+from ui.tray import KillSwitchTray, bring_forward, set_always_on_top
+
+log = logging.getLogger(__name__)
+
+HOTKEY_OFF = "The global hotkey is off (Settings)."
+
+
+class FireSources(QObject):
+    """The hotkey, tray and local socket, wired to one window.
+
+    Signals:
+        hotkeyChanged(object): the HotkeyCapability after each (re)bind; its sentence is also shown
+            in the window's status bar (``hotkey_label``).
+    """
+
+    hotkeyChanged = Signal(object)  # noqa: N815 - Qt naming for signals
+
+    def __init__(
+        self,
+        window: Any,
+        *,
+        instance: SingleInstance | None = None,
+        hotkey: GlobalHotkey | None = None,
+        tray: KillSwitchTray | None = None,
+        use_tray: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent if parent is not None else window)
+        self.window = window
+        self.bridge = HotkeyBridge(hotkey, self)
+        settings: Settings = window.settings
+        self.trigger = ChordTrigger(settings.firing_policy, settings.hold_ms, "hotkey", self)
+        self.bridge.pressed.connect(self.trigger.press)
+        self.bridge.released.connect(self.trigger.release)
+        self.trigger.fire.connect(window.fire)
+        self.trigger.confirm.connect(window.request_fire)
+        self.capability: HotkeyCapability = NOT_STARTED
+        self._chord: str | None = None
+
+        self.hotkey_label = QLabel()
+        self.hotkey_label.setObjectName("hotkeyStatus")
+        if isinstance(window, QMainWindow):
+            window.statusBar().addPermanentWidget(self.hotkey_label)
+
+        self.tray = tray if tray is not None else (KillSwitchTray(parent=self) if use_tray else None)
+        if self.tray is not None:
+            self.tray.fireRequested.connect(window.request_fire)
+            self.tray.showRequested.connect(lambda: bring_forward(window))
+            self.tray.quitRequested.connect(self.quit)
+
+        self.instance = instance
+        if instance is not None:
+            instance.showRequested.connect(lambda: bring_forward(window))
+            instance.fireRequested.connect(window.fire)
+            instance.set_fire_check(self._refuse_fire)
+
+    def start(self) -> HotkeyCapability:
+        """Bind the hotkey from the window's settings and show the tray icon (where there is one)."""
+        if self.tray is not None and not self.tray.show():
+            log.info("%s", self.tray.sentence)
+        return self.apply_settings(self.window.settings)
+
+    def apply_settings(self, settings: Settings) -> HotkeyCapability:
+        """Follow changed settings: chord, on/off, firing policy, always on top."""
+        self.trigger.set_policy(settings.firing_policy, settings.hold_ms)
+        set_always_on_top(self.window, settings.always_on_top)
+        wanted = settings.hotkey if settings.hotkey_enabled else None
+        if wanted == self._chord and self.capability is not NOT_STARTED:
+            return self.capability
+        self.bridge.stop()
+        self._chord = wanted
+        if wanted is None:
+            self.capability = HotkeyCapability(False, HOTKEY_OFF, "")
+        else:
+            self.capability = self.bridge.start(wanted)
+        self._show_capability(wanted)
+        self.hotkeyChanged.emit(self.capability)
+        return self.capability
+
+    def kill_finished(self, report: CancelReport) -> None:
+        """Each kill's report: answer waiting ``killswitch trigger`` callers, notify from the tray."""
+        if self.instance is not None:
+            self.instance.deliver_report(report)
+        if self.tray is not None:
+            self.tray.notify(report)
+
+    def stop(self) -> None:
+        """Release the hotkey, remove the tray icon and close the socket; idempotent."""
+        self.bridge.stop()
+        if self.tray is not None:
+            self.tray.hide()
+        if self.instance is not None:
+            self.instance.close()
+
+    def quit(self) -> None:
+        self.window.close()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    def _show_capability(self, chord: str | None) -> None:
+        if chord is None:
+            self.hotkey_label.setText("Hotkey: off")
+            self.hotkey_label.setToolTip(HOTKEY_OFF)
+        elif self.capability.ok:
+            self.hotkey_label.setText(f"Hotkey: {describe_chord(chord)}")
+            self.hotkey_label.setToolTip(self.capability.sentence)
+        else:
+            self.hotkey_label.setText(self.capability.sentence)
+            self.hotkey_label.setToolTip(self.capability.fallback)
+
+    def _refuse_fire(self, host: str | None) -> str | None:
+        if getattr(self.window, "lanes", None) is None:
+            return "The window has no API key set up, so it cannot fire."
+        current = self.window.settings.host
+        if host is not None and (normalise_host(host) or host) != current:
+            return f"The window is connected to {current}, not {host}, so it did not fire."
+        return None
