@@ -1,0 +1,55 @@
+"""Fixtures for the Qt tests: a real simulator on loopback and real lanes on real threads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from core.simulator import Simulator  # after the platform is chosen
+from ui.lanes import Lanes
+
+WORKING_ORDERS = 25
+
+LanesFactory = Callable[..., Lanes]
+
+
+@pytest.fixture
+def simulator() -> Iterator[Simulator]:
+    """An OpenAlgo simulator on 127.0.0.1 in analyze mode with 25 working orders."""
+    server = Simulator(mode="analyze", orders=WORKING_ORDERS, seed=7).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def lanes_factory(qapp: Any, simulator: Simulator) -> Iterator[LanesFactory]:
+    """Make started :class:`Lanes` pointed at ``simulator`` (override any argument); every lane
+    made is stopped at the end of the test, and must stop cleanly."""
+    made: list[Lanes] = []
+
+    def make(
+        host: str | None = None,
+        apikey: str | None = None,
+        *,
+        start: bool = True,
+        **kwargs: Any,
+    ) -> Lanes:
+        kwargs.setdefault("poll_interval_s", 0.1)
+        lanes = Lanes(host or simulator.url, simulator.apikey if apikey is None else apikey, **kwargs)
+        made.append(lanes)
+        if start:
+            lanes.start()
+        return lanes
+
+    yield make
+    for lanes in made:
+        lanes.stop()
+        assert not lanes.poll_thread.isRunning()
+        assert not lanes.kill_thread.isRunning()
