@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((70, 170, 50, 60, 80, 70, 60, 65, 110, 120)):
+        for column, width in enumerate((72, 140, 44, 50, 74, 66, 52, 70, 112, 128)):
             self.table.setColumnWidth(column, width)
 
         self.orders_title = _section("Working orders", "ordersTitle")
@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(results_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([810, 450])
         root.addWidget(splitter, 4)
 
         self.setCentralWidget(central)

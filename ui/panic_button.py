@@ -429,7 +429,7 @@ class PanicButton(QAbstractButton):
 
         painter.setClipping(False)
         if self.hasFocus():
-            painter.setPen(QPen(QColor("white"), 3, Qt.PenStyle.DashLine))
+            painter.setPen(QPen(QColor(255, 255, 255, 210), 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-1.5, -1.5, 1.5, 1.5), radius + 1, radius + 1)
         painter.end()

@@ -87,9 +87,12 @@ def render_report(report: CancelReport, known: Mapping[str, Order], number: int)
     ]
     body = "".join(f"<p style='margin:4px 0'>{line}</p>" for line in facts)
 
-    cancelled = [f"{_describe(o, known)} — cancelled by the server" for o in report.canceled_by_server]
-    cancelled += [f"{_describe(o, known)} — cancelled by the sweep" for o in report.canceled_by_sweep]
-    body += _rows(f"Cancelled ({len(cancelled)})", "#81c784", cancelled)
+    # What still needs the trader comes first: orders still working, then failures.
+    label = "Still working at the end" if report.remaining_verified else "Last seen working (not re-checked)"
+    remaining = [
+        f"{html.escape(o.describe())} [{html.escape(o.status) or 'no status'}]" for o in report.remaining
+    ]
+    body += _rows(f"{label} ({len(remaining)})", "#ffb74d", remaining)
 
     failed = [
         f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — "
@@ -103,11 +106,9 @@ def render_report(report: CancelReport, known: Mapping[str, Order], number: int)
     ]
     body += _rows(f"Already finished ({len(finished)})", "#b0bec5", finished)
 
-    label = "Still working at the end" if report.remaining_verified else "Last seen working (not re-checked)"
-    remaining = [
-        f"{html.escape(o.describe())} [{html.escape(o.status) or 'no status'}]" for o in report.remaining
-    ]
-    body += _rows(f"{label} ({len(remaining)})", "#ffb74d", remaining)
+    cancelled = [f"{_describe(o, known)} — by the sweep" for o in report.canceled_by_sweep]
+    cancelled += [f"{_describe(o, known)} — by the server" for o in report.canceled_by_server]
+    body += _rows(f"Cancelled ({len(cancelled)})", "#81c784", cancelled)
 
     body += _rows("Notes", "#b0bec5", [html.escape(e) for e in report.errors])
 

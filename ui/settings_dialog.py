@@ -82,10 +82,6 @@ class ConnectionProbe(QObject):
         super().__init__(parent)
         self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self, host: str, apikey: str, strategy: str) -> None:
         from ui.lanes import ConnectionTest
 
@@ -129,6 +125,7 @@ class SettingsDialog(QDialog):
         self.entered_key: str | None = None
         self._current_key = current_key
         self._original_host = settings.host
+        self._testing = False
         self._probe = ConnectionProbe(self)
         self._probe.finished.connect(self._on_tested)
 
@@ -270,7 +267,7 @@ class SettingsDialog(QDialog):
         self.host_note.setText(sentence)
         self.host_note.setVisible(bool(sentence))
         self.save_button.setEnabled(style != ERROR_STYLE)
-        self.test_button.setEnabled(style != ERROR_STYLE and not self._probe.running)
+        self.test_button.setEnabled(style != ERROR_STYLE and not self._testing)
 
     def _policy_changed(self) -> None:
         self.hold_spin.setEnabled(self.chosen_policy() is FiringPolicy.HOLD)
@@ -299,12 +296,14 @@ class SettingsDialog(QDialog):
             self.test_result.setStyleSheet(ERROR_STYLE)
             self.test_result.setText("Enter the API key first.")
             return
+        self._testing = True
         self.test_button.setEnabled(False)
         self.test_result.setStyleSheet("")
         self.test_result.setText(f"Testing {settings.host}…")
         self._probe.start(settings.host, key, settings.strategy)
 
     def _on_tested(self, result: object) -> None:
+        self._testing = False
         ok = bool(getattr(result, "ok", False))
         self.test_result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         self.test_result.setText(str(getattr(result, "sentence", "")))

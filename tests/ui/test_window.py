@@ -18,10 +18,11 @@ from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
 from core.simulator.quirks import FAILURE_SHAPES, Quirks
+from tests.ui.conftest import WORKING_ORDERS
 from ui.main_window import MainWindow
 
 KILL_TIMEOUT_MS = 20_000
-WORKING = 8
+WORKING = WORKING_ORDERS  # the shared simulator fixture's book
 
 
 @pytest.fixture
@@ -31,32 +32,25 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    server = Simulator(orders=WORKING, seed=11).start()
-    yield server
-    server.stop()
-
-
 WindowFactory = Callable[..., MainWindow]
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, sim: Simulator, dirs: Path) -> Iterator[WindowFactory]:
+def make_window(qtbot: QtBot, simulator: Simulator, dirs: Path) -> Iterator[WindowFactory]:
     windows: list[MainWindow] = []
 
     def make(
         policy: FiringPolicy = FiringPolicy.IMMEDIATE,
         hold_ms: int = 300,
-        apikey: str | None = "sim",
+        apikey: str | None = "simulator",
         host: str | None = None,
         wait_for_book: bool = True,
         working: int = WORKING,
     ) -> MainWindow:
-        key = sim.apikey if apikey == "sim" else apikey
+        key = simulator.apikey if apikey == "simulator" else apikey
         store = SessionKeyStore()
         settings = Settings(
-            host=host or sim.url, firing_policy=policy, hold_ms=hold_ms, poll_interval_s=0.2
+            host=host or simulator.url, firing_policy=policy, hold_ms=hold_ms, poll_interval_s=0.2
         ).validated()
         if key:
             store.set(settings.host, key)
@@ -74,37 +68,37 @@ def make_window(qtbot: QtBot, sim: Simulator, dirs: Path) -> Iterator[WindowFact
         window.close()
 
 
-def working_ids(sim: Simulator) -> list[str]:
-    return [str(row["orderid"]) for row in sim.working_orders()]
+def working_ids(simulator: Simulator) -> list[str]:
+    return [str(row["orderid"]) for row in simulator.working_orders()]
 
 
 def test_clicking_the_button_cancels_every_working_order_and_lists_them(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window()
-    ids = working_ids(sim)
+    ids = working_ids(simulator)
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
         window.button.click()
     assert finished.args is not None
     assert finished.args[0].verdict is Verdict.FLAT
-    assert sim.working_orders() == []
+    assert simulator.working_orders() == []
     shown = window.results.toPlainText()
     assert "FLAT" in shown
     for orderid in ids:
-        assert f"#{orderid}) — cancelled by the server" in shown
+        assert f"#{orderid}) — by the server" in shown
     assert "FLAT" in window.button.verdict_line()
 
 
 @pytest.mark.parametrize("shape", FAILURE_SHAPES)
 def test_failures_show_their_reasons(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory, shape: str
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory, shape: str
 ) -> None:
     window = make_window()
-    ids = working_ids(sim)
-    sim.quirks.failure_shape = shape  # type: ignore[assignment]
-    sim.quirks.already_executed = frozenset({ids[0]})
-    sim.quirks.fail_in_transit = frozenset({ids[1]})
+    ids = working_ids(simulator)
+    simulator.quirks.failure_shape = shape  # type: ignore[assignment]
+    simulator.quirks.already_executed = frozenset({ids[0]})
+    simulator.quirks.fail_in_transit = frozenset({ids[1]})
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
@@ -116,12 +110,14 @@ def test_failures_show_their_reasons(
         assert f"#{ids[0]}) — Order already executed" in shown
         assert f"#{ids[1]}) — Order is in transit" in shown
     # The in-transit order went on the second try, by the sweep.
-    assert f"#{ids[1]}) — cancelled by the sweep" in shown
+    assert f"#{ids[1]}) — by the sweep" in shown
 
 
-def test_survivors_are_swept_and_shown(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
-    stops = [sim.place_order("SBIN", pricetype="SL-M", action="SELL") for _ in range(2)]
-    sim.quirks.cancelall_skips_pricetypes = frozenset({"SL-M"})
+def test_survivors_are_swept_and_shown(
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
+) -> None:
+    stops = [simulator.place_order("SBIN", pricetype="SL-M", action="SELL") for _ in range(2)]
+    simulator.quirks.cancelall_skips_pricetypes = frozenset({"SL-M"})
     window = make_window(working=WORKING + 2)
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
@@ -130,12 +126,12 @@ def test_survivors_are_swept_and_shown(qtbot: QtBot, sim: Simulator, make_window
     assert finished.args[0].verdict is Verdict.FLAT
     shown = window.results.toPlainText()
     for orderid in stops:
-        assert f"#{orderid}) — cancelled by the sweep" in shown
-    assert sim.working_orders() == []
+        assert f"#{orderid}) — by the sweep" in shown
+    assert simulator.working_orders() == []
 
 
 def test_a_short_press_under_hold_to_fire_sends_nothing(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window(FiringPolicy.HOLD, hold_ms=400)
     qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
@@ -143,56 +139,60 @@ def test_a_short_press_under_hold_to_fire_sends_nothing(
     qtbot.wait(50)
     qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
     qtbot.wait(600)  # well past the hold time: a released press must not fire late
-    assert sim.stats.cancelall_calls == 0
-    assert len(sim.working_orders()) == WORKING
+    assert simulator.stats.cancelall_calls == 0
+    assert len(simulator.working_orders()) == WORKING
     assert "Released early" in window.button.how_to_fire()
 
 
-def test_a_full_hold_with_the_mouse_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+def test_a_full_hold_with_the_mouse_fires(
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
+) -> None:
     window = make_window(FiringPolicy.HOLD, hold_ms=300)
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
         qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
     qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
-    assert sim.working_orders() == []
-    assert sim.stats.cancelall_calls == 1
+    assert simulator.working_orders() == []
+    assert simulator.stats.cancelall_calls == 1
 
 
-def test_a_full_hold_of_space_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+def test_a_full_hold_of_space_fires(qtbot: QtBot, simulator: Simulator, make_window: WindowFactory) -> None:
     window = make_window(FiringPolicy.HOLD, hold_ms=300)
     window.button.setFocus()
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
         qtbot.keyPress(window.button, Qt.Key.Key_Space)
     qtbot.keyRelease(window.button, Qt.Key.Key_Space)
-    assert sim.working_orders() == []
+    assert simulator.working_orders() == []
 
 
 def test_a_click_under_hold_to_fire_does_not_fire(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window(FiringPolicy.HOLD, hold_ms=300)
     window.button.click()
     qtbot.wait(400)
-    assert sim.stats.cancelall_calls == 0
+    assert simulator.stats.cancelall_calls == 0
 
 
 def test_backing_out_of_the_confirm_dialog_sends_nothing(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window(FiringPolicy.CONFIRM)
     window.button.click()
     dialog = window.confirm_dialog
     assert dialog is not None
     assert dialog.isVisible()
-    assert f"Cancel all {WORKING} working orders on {sim.url}" in dialog.text()
+    assert f"Cancel all {WORKING} working orders on {simulator.url}" in dialog.text()
     dialog.reject()
     qtbot.wait(300)
-    assert sim.stats.cancelall_calls == 0
-    assert len(sim.working_orders()) == WORKING
+    assert simulator.stats.cancelall_calls == 0
+    assert len(simulator.working_orders()) == WORKING
 
 
-def test_accepting_the_confirm_dialog_fires(qtbot: QtBot, sim: Simulator, make_window: WindowFactory) -> None:
+def test_accepting_the_confirm_dialog_fires(
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
+) -> None:
     window = make_window(FiringPolicy.CONFIRM)
     window.button.click()
     dialog = window.confirm_dialog
@@ -200,14 +200,14 @@ def test_accepting_the_confirm_dialog_fires(qtbot: QtBot, sim: Simulator, make_w
     assert window.lanes is not None
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
         dialog.fire_button.click()
-    assert sim.working_orders() == []
+    assert simulator.working_orders() == []
 
 
 def test_the_window_stays_responsive_while_a_slow_server_answers(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window()
-    sim.quirks.reply_delay_s = 2.0
+    simulator.quirks.reply_delay_s = 2.0
     assert window.lanes is not None
     ticks_during_kill = []
     timer = QTimer()
@@ -219,17 +219,17 @@ def test_the_window_stays_responsive_while_a_slow_server_answers(
     timer.stop()
     # A 2 s reply on each call of the kill: a blocked UI thread would not tick at all.
     assert len(ticks_during_kill) >= 10
-    sim.quirks.reply_delay_s = 0.0
+    simulator.quirks.reply_delay_s = 0.0
 
 
 def test_the_api_key_is_never_written_to_any_file(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory, dirs: Path
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory, dirs: Path
 ) -> None:
     window = make_window(FiringPolicy.IMMEDIATE)
     window.open_settings()
     dialog = window.settings_dialog
     assert dialog is not None
-    dialog.key_edit.setText(sim.apikey)
+    dialog.key_edit.setText(simulator.apikey)
     dialog.poll_spin.setValue(0.5)
     dialog.accept()
     window.show_all_toggle.setChecked(True)
@@ -240,11 +240,11 @@ def test_the_api_key_is_never_written_to_any_file(
     written = [p for p in dirs.rglob("*") if p.is_file()]
     assert any(p.name == "settings.json" for p in written)
     for path in written:
-        assert sim.apikey.encode() not in path.read_bytes(), path
+        assert simulator.apikey.encode() not in path.read_bytes(), path
 
 
 def test_with_no_key_the_window_says_so_and_opens_settings(
-    qtbot: QtBot, sim: Simulator, make_window: WindowFactory
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
 ) -> None:
     window = make_window(apikey=None, wait_for_book=False)
     assert "No API key" in window.notice()
@@ -252,11 +252,11 @@ def test_with_no_key_the_window_says_so_and_opens_settings(
     dialog = window.settings_dialog
     assert dialog is not None
     assert dialog.isVisible()
-    dialog.key_edit.setText(sim.apikey)
+    dialog.key_edit.setText(simulator.apikey)
     dialog.accept()
     qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING} WORKING ORDERS")
     assert window.notice() == ""
-    assert window.key_store.get(sim.url) == sim.apikey
+    assert window.key_store.get(simulator.url) == simulator.apikey
 
 
 def test_a_rejected_key_shows_on_the_button_before_anyone_presses(

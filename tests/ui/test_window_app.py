@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from core.secrets import KeyStoreChoice, KeyStoreError, KeyStoreProblem, SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
+from tests.ui.conftest import WORKING_ORDERS
 from ui.app import ENV_KEY, Session, build_session, parse
 from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
@@ -26,13 +27,6 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KILLSWITCH_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("KILLSWITCH_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    server = Simulator(orders=5, seed=3).start()
-    yield server
-    server.stop()
 
 
 def no_keyring() -> KeyStoreChoice:
@@ -89,22 +83,25 @@ def test_demo_opens_on_a_simulator_in_this_process_labelled_demo(
 
 
 def test_host_with_the_environment_key_uses_it_for_this_run_only(
-    qtbot: QtBot, sim: Simulator, dirs: Path, session_closer: list[Session]
+    qtbot: QtBot, simulator: Simulator, dirs: Path, session_closer: list[Session]
 ) -> None:
-    options = parse(["--host", sim.url])
+    options = parse(["--host", simulator.url])
     session = build_session(
-        options, environ={ENV_KEY: sim.apikey}, choose_store=keyring_must_not_be_used, settings=Settings()
+        options,
+        environ={ENV_KEY: simulator.apikey},
+        choose_store=keyring_must_not_be_used,
+        settings=Settings(),
     )
     session_closer.append(session)
     window = session.window
     qtbot.addWidget(window)
     window.show()
     window.start()
-    qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 5 WORKING ORDERS")
-    assert sim.url in window.button.description()
+    qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING_ORDERS} WORKING ORDERS")
+    assert simulator.url in window.button.description()
     assert isinstance(window.key_store, SessionKeyStore)
     window.close()
-    assert all(sim.apikey.encode() not in data for data in file_contents(dirs))
+    assert all(simulator.apikey.encode() not in data for data in file_contents(dirs))
 
 
 def test_a_bad_host_is_refused_with_a_sentence() -> None:
@@ -113,9 +110,9 @@ def test_a_bad_host_is_refused_with_a_sentence() -> None:
 
 
 def test_no_usable_keyring_is_said_plainly_and_the_key_is_kept_for_the_session(
-    qtbot: QtBot, sim: Simulator, dirs: Path, session_closer: list[Session]
+    qtbot: QtBot, simulator: Simulator, dirs: Path, session_closer: list[Session]
 ) -> None:
-    session = build_session(parse([]), choose_store=no_keyring, settings=Settings(host=sim.url))
+    session = build_session(parse([]), choose_store=no_keyring, settings=Settings(host=simulator.url))
     session_closer.append(session)
     window = session.window
     qtbot.addWidget(window)
@@ -125,39 +122,39 @@ def test_no_usable_keyring_is_said_plainly_and_the_key_is_kept_for_the_session(
     dialog = window.settings_dialog
     assert dialog is not None
     assert "this session only" in dialog.key_where.text()
-    dialog.key_edit.setText(sim.apikey)
+    dialog.key_edit.setText(simulator.apikey)
     dialog.accept()
-    qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 5 WORKING ORDERS")
-    assert window.key_store.get(sim.url) == sim.apikey
+    qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING_ORDERS} WORKING ORDERS")
+    assert window.key_store.get(simulator.url) == simulator.apikey
 
 
 def test_a_keyring_that_refuses_the_key_offers_to_keep_it_for_the_session(
-    qtbot: QtBot, sim: Simulator, dirs: Path
+    qtbot: QtBot, simulator: Simulator, dirs: Path
 ) -> None:
-    window = MainWindow(Settings(host=sim.url), RefusingKeyStore())
+    window = MainWindow(Settings(host=simulator.url), RefusingKeyStore())
     qtbot.addWidget(window)
     window.show()
     window.start()
     dialog = window.settings_dialog
     assert dialog is not None
-    dialog.key_edit.setText(sim.apikey)
+    dialog.key_edit.setText(simulator.apikey)
     dialog.accept()
     assert dialog.isVisible()
     assert "refused to store" in dialog.error.text()
     assert dialog.session_button.isVisible()
     dialog.session_button.click()
     dialog.accept()
-    qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 5 WORKING ORDERS")
+    qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING_ORDERS} WORKING ORDERS")
     assert isinstance(window.key_store, SessionKeyStore)
     window.close()
 
 
 def test_changed_settings_are_saved_and_the_button_follows_the_new_policy(
-    qtbot: QtBot, sim: Simulator, dirs: Path
+    qtbot: QtBot, simulator: Simulator, dirs: Path
 ) -> None:
     store = SessionKeyStore()
-    store.set(sim.url, sim.apikey)
-    window = MainWindow(Settings(host=sim.url), store, apikey=sim.apikey)
+    store.set(simulator.url, simulator.apikey)
+    window = MainWindow(Settings(host=simulator.url), store, apikey=simulator.apikey)
     qtbot.addWidget(window)
     window.start()
     window.open_settings()
@@ -190,8 +187,8 @@ def test_the_server_url_is_checked_as_it_is_typed(qtbot: QtBot, url: str, says: 
     assert dialog.save_button.isEnabled() == (says != "not a usable server URL")
 
 
-def test_test_connection_says_the_key_is_accepted_and_the_mode(qtbot: QtBot, sim: Simulator) -> None:
-    dialog = SettingsDialog(Settings(host=sim.url), SessionKeyStore(), current_key=sim.apikey)
+def test_test_connection_says_the_key_is_accepted_and_the_mode(qtbot: QtBot, simulator: Simulator) -> None:
+    dialog = SettingsDialog(Settings(host=simulator.url), SessionKeyStore(), current_key=simulator.apikey)
     qtbot.addWidget(dialog)
     dialog.test_button.click()
     qtbot.waitUntil(lambda: "Key accepted" in dialog.test_result.text())
@@ -199,8 +196,8 @@ def test_test_connection_says_the_key_is_accepted_and_the_mode(qtbot: QtBot, sim
     dialog.reject()
 
 
-def test_test_connection_says_when_the_key_is_rejected(qtbot: QtBot, sim: Simulator) -> None:
-    dialog = SettingsDialog(Settings(host=sim.url), SessionKeyStore())
+def test_test_connection_says_when_the_key_is_rejected(qtbot: QtBot, simulator: Simulator) -> None:
+    dialog = SettingsDialog(Settings(host=simulator.url), SessionKeyStore())
     qtbot.addWidget(dialog)
     dialog.key_edit.setText("wrong-key")
     dialog.test_button.click()
