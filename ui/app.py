@@ -69,10 +69,10 @@ def build_session(
         from core.simulator import Simulator
 
         sim = Simulator(demo=True, orders=DEMO_ORDERS, mode="analyze").start()
-        store = SessionKeyStore()
-        store.set(sim.url, sim.apikey)
+        demo_store = SessionKeyStore()
+        demo_store.set(sim.url, sim.apikey)
         window = MainWindow(
-            replace(settings, host=sim.url), store, apikey=sim.apikey, demo=True, persist=False
+            replace(settings, host=sim.url), demo_store, apikey=sim.apikey, demo=True, persist=False
         )
         return Session(window, [sim.stop])
 

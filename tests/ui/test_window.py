@@ -209,16 +209,24 @@ def test_the_window_stays_responsive_while_a_slow_server_answers(
     window = make_window()
     simulator.quirks.reply_delay_s = 2.0
     assert window.lanes is not None
-    ticks_during_kill = []
+    shown_during_kill: list[str] = []
+
+    def tick() -> None:
+        if window.button.killing:
+            shown_during_kill.append(window.button.description())
+
     timer = QTimer()
     timer.setInterval(50)
-    timer.timeout.connect(lambda: ticks_during_kill.append(1) if window.button.killing else None)
+    timer.timeout.connect(tick)
     timer.start()
     with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     timer.stop()
     # A 2 s reply on each call of the kill: a blocked UI thread would not tick at all.
-    assert len(ticks_during_kill) >= 10
+    assert len(shown_during_kill) >= 10
+    # ...and the button showed the kill's progress while it ran.
+    assert all(text.startswith("CANCELLING ALL ORDERS") for text in shown_during_kill)
+    assert any("Cancel-all sent" in text or "order book" in text for text in shown_during_kill)
     simulator.quirks.reply_delay_s = 0.0
 
 
@@ -296,3 +304,31 @@ def test_semi_auto_learned_from_a_refused_kill_stays_on_the_button(
         window.close()
     finally:
         live.stop()
+
+
+def test_closing_the_window_stops_both_lanes(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window()
+    lanes = window.lanes
+    assert lanes is not None
+    window.close()
+    assert not lanes.poll_thread.isRunning()
+    assert not lanes.kill_thread.isRunning()
+
+
+def test_the_toggle_shows_all_of_todays_orders(
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
+) -> None:
+    simulator.add_finished_orders(3)
+    window = make_window()
+    assert window.proxy.rowCount() == WORKING
+    window.show_all_toggle.setChecked(True)
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == WORKING + 3)
+    assert window.button.headline() == f"CANCEL ALL {WORKING} WORKING ORDERS"
+
+
+def test_sorting_by_quantity_orders_rows_by_number(make_window: WindowFactory) -> None:
+    window = make_window()
+    qty = window.model.COLUMNS.index("Qty")
+    window.table.sortByColumn(qty, Qt.SortOrder.AscendingOrder)
+    shown = [float(window.proxy.index(row, qty).data()) for row in range(window.proxy.rowCount())]
+    assert shown == sorted(shown)
