@@ -168,6 +168,18 @@ def no_verdict(timeout_s: float) -> Message:
     return {"verdict": "unverified", "exit_code": 1, "summary": sentence, "errors": [sentence]}
 
 
+def _ours(path: Path) -> bool:
+    """Only a socket this user owns, in a directory this user owns, is the window.
+
+    Anything else could be another user's program answering "flat" without cancelling a thing;
+    treating it as "no window" makes the caller run the kill itself.
+    """
+    try:
+        return all(p.stat().st_uid == os.getuid() for p in (path.parent, path))
+    except OSError:
+        return False
+
+
 class _Conversation:
     """One connection to the window: send a line, read lines."""
 
@@ -185,6 +197,8 @@ class _Conversation:
             except FileNotFoundError:
                 return None
             return cls(None, pipe)
+        if not _ours(Path(name)):
+            return None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout_s)
         try:
