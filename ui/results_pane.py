@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from core.kill import CancelReport, Verdict
@@ -41,14 +42,21 @@ class ResultsPane(QTextBrowser):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
         self.reports: list[CancelReport] = []
-        self._blocks: list[str] = []
         self.setHtml(_EMPTY)
 
     def add_report(self, report: CancelReport, known: Mapping[str, Order] | None = None) -> None:
         """Show a finished kill above the earlier ones. ``known`` describes orders by id."""
         self.reports.append(report)
-        self._blocks.insert(0, render_report(report, known or {}, len(self.reports)))
-        self.setHtml("<hr style='border-color:#333'/>".join(self._blocks))
+        block = render_report(report, known or {}, len(self.reports))
+        if len(self.reports) == 1:
+            self.setHtml(block)
+        else:
+            # Insert above the earlier kills rather than rebuilding the whole document, so a
+            # session of big kills does not get slower to show with every kill.
+            cursor = QTextCursor(self.document())
+            cursor.movePosition(QTextCursor.MoveOperation.Start)
+            cursor.insertHtml(block + "<hr/>")
+            self.moveCursor(QTextCursor.MoveOperation.Start)
         self.verticalScrollBar().setValue(0)
 
 

@@ -332,3 +332,19 @@ def test_sorting_by_quantity_orders_rows_by_number(make_window: WindowFactory) -
     window.table.sortByColumn(qty, Qt.SortOrder.AscendingOrder)
     shown = [float(window.proxy.index(row, qty).data()) for row in range(window.proxy.rowCount())]
     assert shown == sorted(shown)
+
+
+def test_earlier_kills_of_the_session_stay_visible_below_the_latest(
+    qtbot: QtBot, simulator: Simulator, make_window: WindowFactory
+) -> None:
+    window = make_window()
+    assert window.lanes is not None
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        window.button.click()
+    later = simulator.add_random_orders(3)
+    qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 3 WORKING ORDERS")
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+        window.button.click()
+    shown = window.results.toPlainText()
+    assert 0 <= shown.index("Kill 2 ·") < shown.index("Kill 1 ·")
+    assert shown.index(f"#{later[0]})") < shown.index("Kill 1 ·")
