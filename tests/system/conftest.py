@@ -4,12 +4,17 @@ Fixtures:
 
 * `session_bus` - a private D-Bus session bus with HOME, XDG_* and XDG_RUNTIME_DIR (0700) in a
   temporary directory. Nothing on it is D-Bus-activatable, so no desktop helper (keyring
-  prompter, portal) can start behind our back. Yields a `SessionBus` (`.address`, `.env`).
+  prompter, portal) can start behind our back; an unlock prompt is dismissed at once. Yields a
+  `SessionBus` (`.address`, `.env`, `.root`, `.connect()`, `.daemon`).
 * `secret_service` - `session_bus` plus `gnome-keyring-daemon --unlock --components=secrets`,
   so an unlocked "login" collection is the default. Yields a `SecretService` (`.env`,
-  `.lock()`, `.is_locked()`, `.stored_secret(service, username)`, `.files()`).
+  `.lock()`, `.is_locked()`, `.stored_secret(service, username)`, `.files()`, `.daemon`).
 * `xvfb` - `Xvfb -screen 0 1280x800x24 -nolisten tcp` on a free display. Yields an `Xvfb`
-  (`.display` such as ":7", `.env` with DISPLAY set and QT_QPA_PLATFORM=xcb).
+  (`.display` such as ":7", `.env` with DISPLAY set and QT_QPA_PLATFORM=xcb, `.daemon`).
+  With both, a child process gets `{**secret_service.env, "DISPLAY": xvfb.display}`.
+
+`running_session_bus()`, `running_secret_service(bus)` and `running_xvfb()` are the same as
+context managers, for tests that need them outside a fixture.
 
 The bus fixtures also set their environment in this test process (monkeypatch), because that is
 where `keyring` looks for the bus; `xvfb` does not touch os.environ. Every fixture starts its
