@@ -38,10 +38,14 @@ _NO_PARENT = QModelIndex()
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T](\d{1,2}:\d{2}(:\d{2})?)")
 
 _NUMERIC_COLUMNS = frozenset({3, 4, 5})
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_ALIGNED = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_LEFT_ALIGNED = int((Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter).value)
+_DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole.value)
+_SORT_ROLE = int(Qt.ItemDataRole.UserRole.value)
+_ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_TOOLTIP_ROLE = int(Qt.ItemDataRole.ToolTipRole.value)
 
-ORDER_ROLE = Qt.ItemDataRole.UserRole + 1
+ORDER_ROLE = _SORT_ROLE + 1
 """Role under which ``data()`` returns the :class:`~core.orders.Order` itself."""
 
 
@@ -86,6 +90,9 @@ _SORT_KEY: tuple[Callable[[Order], Any], ...] = (
 )
 
 
+_COLUMN_COUNT = len(_DISPLAY)
+
+
 def _ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted rows as inclusive ``(first, last)`` runs: ``[1, 2, 3, 7]`` -> ``[(1, 3), (7, 7)]``."""
     runs: list[tuple[int, int]] = []
@@ -125,7 +132,7 @@ class OrdersModel(QAbstractTableModel):
         self._loaded = False
         self._snapshot: tuple[Order, ...] = ()  # the last book, unfiltered
         self._rows: list[Order] = []
-        self._row_of: dict[str, int] = {}
+        self._ids: set[str] = set()  # the ids of self._rows
         self._working_count = 0
         self._working_by_status: dict[str, bool] = {}
 
@@ -135,25 +142,25 @@ class OrdersModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = _NO_PARENT) -> int:  # noqa: N802 -- Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
+        return 0 if parent.isValid() else _COLUMN_COUNT
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: _Index, role: int = _DISPLAY_ROLE) -> Any:
+        # Called from C++ for every cell painted and twice per comparison while the proxy
+        # sorts, so it avoids enum lookups and extra calls: an invalid index has row -1.
+        row = index.row()
+        if not 0 <= row < len(self._rows):
             return None
-        row, column = index.row(), index.column()
-        if not (0 <= row < len(self._rows) and 0 <= column < len(self.COLUMNS)):
-            return None
-        order = self._rows[row]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _DISPLAY[column](order)
-        if role == Qt.ItemDataRole.UserRole:
-            return _SORT_KEY[column](order)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int((_RIGHT if column in _NUMERIC_COLUMNS else _LEFT).value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return order.describe()
+        column = index.column()
+        if role == _DISPLAY_ROLE:
+            return _DISPLAY[column](self._rows[row]) if 0 <= column < _COLUMN_COUNT else None
+        if role == _SORT_ROLE:
+            return _SORT_KEY[column](self._rows[row]) if 0 <= column < _COLUMN_COUNT else None
+        if role == _ALIGNMENT_ROLE:
+            return _RIGHT_ALIGNED if column in _NUMERIC_COLUMNS else _LEFT_ALIGNED
+        if role == _TOOLTIP_ROLE:
+            return self._rows[row].describe()
         if role == ORDER_ROLE:
-            return order
+            return self._rows[row]
         return None
 
     def headerData(  # noqa: N802 -- Qt override
@@ -206,70 +213,73 @@ class OrdersModel(QAbstractTableModel):
 
     # -- the diff --------------------------------------------------------------------
 
-    def _is_working(self, order: Order) -> bool:
-        known = self._working_by_status.get(order.status)
-        if known is None:
-            known = still_working(order)
-            if len(self._working_by_status) < 1024:  # brokers use a handful of words
-                self._working_by_status[order.status] = known
-        return known
+    def _learn_status(self, status: str) -> bool:
+        working = still_working(Order(orderid="", status=status))
+        if len(self._working_by_status) < 1024:  # brokers use a handful of words
+            self._working_by_status[status] = working
+        return working
 
     def _apply(self, snapshot: tuple[Order, ...]) -> None:
-        is_working = self._is_working
-        working = sum(1 for o in snapshot if is_working(o))
+        # Plain loops with local names: this runs on the UI thread for every poll.
+        known = self._working_by_status
+        show_all = self._show_all
         wanted: dict[str, Order] = {}
+        working = 0
         for order in snapshot:
-            if self._show_all or is_working(order):
-                # A repeated id is one order seen twice (a broker glitch): the later row wins.
+            is_working = known.get(order.status)
+            if is_working is None:
+                is_working = self._learn_status(order.status)
+            if is_working:
+                working += 1
+                wanted[order.orderid] = order  # a repeated id is one order seen twice: last wins
+            elif show_all:
                 wanted[order.orderid] = order
 
         if not self._loaded:
             self.beginResetModel()
             self._rows = list(wanted.values())
-            self._row_of = {o.orderid: i for i, o in enumerate(self._rows)}
+            self._ids = set(wanted)
             self._loaded = True
             self.endResetModel()
         else:
-            self._remove_missing(wanted)
-            self._change_existing(wanted)
-            self._insert_new(wanted)
+            self._diff(wanted)
 
         if working != self._working_count:
             self._working_count = working
             self.workingCountChanged.emit(working)
 
-    def _remove_missing(self, wanted: dict[str, Order]) -> None:
-        gone = [row for row, order in enumerate(self._rows) if order.orderid not in wanted]
-        if not gone:
-            return
-        # Bottom-up so each block's row numbers are still valid when its turn comes.
-        for first, last in reversed(_ranges(gone)):
-            self.beginRemoveRows(_NO_PARENT, first, last)
-            del self._rows[first : last + 1]
-            self.endRemoveRows()
-        self._row_of = {o.orderid: i for i, o in enumerate(self._rows)}
-
-    def _change_existing(self, wanted: dict[str, Order]) -> None:
+    def _diff(self, wanted: dict[str, Order]) -> None:
         rows = self._rows
+        gone: list[int] = []
         changed: list[int] = []
+        find = wanted.get
         for row, old in enumerate(rows):
-            new = wanted[old.orderid]
-            if new is not old:
+            new = find(old.orderid)
+            if new is None:
+                gone.append(row)
+            elif new is not old:
                 rows[row] = new
                 if new != old:
                     changed.append(row)
+
+        # Changes first, in the row numbers they have now; then removals bottom-up, so each
+        # block's numbers are still right when its turn comes; then one block of new rows.
         last_column = len(self.COLUMNS) - 1
         for first, last in _ranges(changed):
             self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
 
-    def _insert_new(self, wanted: dict[str, Order]) -> None:
-        row_of = self._row_of
-        fresh = [order for orderid, order in wanted.items() if orderid not in row_of]
-        if not fresh:
-            return
-        first = len(self._rows)
-        self.beginInsertRows(_NO_PARENT, first, first + len(fresh) - 1)
-        self._rows.extend(fresh)
-        for offset, order in enumerate(fresh):
-            row_of[order.orderid] = first + offset
-        self.endInsertRows()
+        ids = self._ids
+        for first, last in reversed(_ranges(gone)):
+            self.beginRemoveRows(_NO_PARENT, first, last)
+            for order in rows[first : last + 1]:
+                ids.discard(order.orderid)
+            del rows[first : last + 1]
+            self.endRemoveRows()
+
+        if len(wanted) > len(rows):  # some ids are new (every row left is in wanted)
+            fresh = [order for orderid, order in wanted.items() if orderid not in ids]
+            first = len(rows)
+            self.beginInsertRows(_NO_PARENT, first, first + len(fresh) - 1)
+            rows.extend(fresh)
+            ids.update(order.orderid for order in fresh)
+            self.endInsertRows()
