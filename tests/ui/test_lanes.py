@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -84,6 +85,15 @@ def test_a_stopped_server_is_reported_unreachable(
     state: ConnectionState = change.args[0]
     assert state.key_ok is None
     assert host in state.sentence
+    assert state.last_good is not None  # the bar can still say how old the book on screen is
+
+
+def test_the_connection_line_says_how_old_the_last_good_update_is() -> None:
+    state = ConnectionState(True, True, "live", False, last_good=100.0, rtt_ms=3.2, sentence="")
+    assert state.describe(now=100.4) == "Connected · key accepted · LIVE · updated just now · 3 ms"
+    assert state.describe(now=112.0) == "Connected · key accepted · LIVE · updated 12 s ago · 3 ms"
+    refused = replace(state, semi_auto=True).describe(now=100.0)
+    assert refused.endswith("Semi-Auto: OpenAlgo will refuse a kill until it is switched to Auto")
 
 
 def test_a_failing_server_is_polled_less_often_until_it_recovers(
