@@ -23,9 +23,12 @@ import resources
 from core import APP_NAME, __version__
 from core import settings as settings_store
 from core.client import normalise_host
+from core.instance import ask_window_to_show
 from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
 from core.settings import Settings
+from ui.fire_sources import FireSources
 from ui.main_window import MainWindow
+from ui.single_instance import SingleInstance
 
 ENV_KEY = "OPENALGO_API_KEY"
 DEMO_ORDERS = 25
@@ -46,12 +49,25 @@ class Session:
 
     window: MainWindow
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    sources: FireSources | None = None
 
     def close(self) -> None:
+        if self.sources is not None:  # no more triggers from outside while the lanes stop
+            self.sources.stop()
         self.window.stop()
         for cleanup in self.cleanups:
             cleanup()
         self.cleanups.clear()
+
+
+def connect_fire_sources(session: Session, instance: SingleInstance | None) -> FireSources:
+    """Wire the global hotkey, the tray and the local socket to the window, and start them."""
+    sources = FireSources(session.window, instance=instance)
+    session.window.killFinished.connect(sources.kill_finished)
+    session.window.settingsChanged.connect(sources.apply_settings)
+    session.sources = sources
+    sources.start()
+    return sources
 
 
 def build_session(
@@ -126,11 +142,24 @@ def run(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
     assert isinstance(app, QApplication)
     prepare_app(app)
+    # One window per user. The demo stays out of it: it must never answer a script's
+    # "killswitch trigger" meant for a real account, nor hide the real window.
+    instance: SingleInstance | None = None
+    if not options.demo:
+        instance = SingleInstance()
+        if not instance.listen():
+            if ask_window_to_show():
+                print("killswitch: the window is already open; it was brought forward.")
+                return 0
+            instance = None  # nothing answered and the socket could not be taken: run alone
     try:
         session = build_session(options)
     except ValueError as exc:
         print(f"killswitch: {exc}", file=sys.stderr)
+        if instance is not None:
+            instance.close()
         return EXIT_USAGE
+    connect_fire_sources(session, instance)
     # Ctrl+C in the terminal closes the window cleanly; the timer lets Python see the signal.
     signal.signal(signal.SIGINT, lambda *_: session.window.close())
     heartbeat = QTimer()

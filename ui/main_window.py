@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -74,7 +74,15 @@ class MainWindow(QMainWindow):
     applied it); ``request_fire(trigger)`` applies the policy's confirm step first. Hold-to-fire
     is a gesture, so it is applied where the gesture happens (the button, a held hotkey);
     ``request_fire`` under the hold policy fires at once.
+
+    Signals:
+        killFinished(CancelReport): each kill's report, after the window has shown it (the
+            lanes may be replaced when the settings change; this signal stays).
+        settingsChanged(Settings): the settings were changed in the dialog and saved.
     """
+
+    killFinished = Signal(object)  # noqa: N815 -- Qt signal naming
+    settingsChanged = Signal(object)  # noqa: N815
 
     def __init__(
         self,
@@ -358,6 +366,7 @@ class MainWindow(QMainWindow):
         if report.mode in ("live", "analyze"):
             self._mode = report.mode
         self._show_blast_radius()
+        self.killFinished.emit(report)
 
     # -- what the button and title say ---------------------------------------------------------
 
@@ -459,6 +468,7 @@ class MainWindow(QMainWindow):
             self._mode = "unknown"
             self.model.update(())
         self._show_blast_radius()
+        self.settingsChanged.emit(new)
 
     def _stored_key(self, host: str) -> str | None:
         try:
