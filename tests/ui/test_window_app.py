@@ -162,7 +162,10 @@ def test_changed_settings_are_saved_and_the_button_follows_the_new_policy(
     assert dialog is not None
     dialog.policy_combo.setCurrentIndex(dialog.policy_combo.findData(FiringPolicy.CONFIRM.value))
     dialog.strategy_edit.setText("Desk 4")
-    dialog.accept()
+    with qtbot.waitSignal(window.settingsChanged) as changed:  # the hotkey and tray follow this
+        dialog.accept()
+    assert changed.args is not None
+    assert changed.args[0].firing_policy is FiringPolicy.CONFIRM
     assert window.button.policy is FiringPolicy.CONFIRM
     saved = json.loads((dirs / "config" / "settings.json").read_text("utf-8"))
     assert saved["firing_policy"] == "confirm"
