@@ -1,0 +1,262 @@
+"""Window under load: the UI thread's longest stall while a huge book is polled, and during a kill.
+
+The order book lives in a simulator of its own process (``benchmarks.sim_server``), as a real
+server would: 10,000 working orders, ten filling and ten arriving every second (a busy account),
+10 % of them SL-M, which ``cancelallorder`` leaves working. A stall probe on the UI thread -- a
+1 ms precise ``QTimer`` -- records the longest gap between two ticks beyond the 1 ms period: that
+is the longest time the window could not have answered a click or painted a frame.
+
+Three phases, one process, one book:
+
+1. baseline: the real ``Lanes`` poll every 500 ms, each book put into a ``QTableWidget`` rebuilt
+   from scratch (``clearContents`` + ``setItem`` for every cell), as a naive window would;
+2. the real window (``MainWindow``: ``Lanes`` + ``OrdersModel`` + sorting proxy + table view),
+   polling every 500 ms;
+3. the same window while a kill sweeps the survivors one by one at the server's 10/s limit.
+   Sweeping 1,000 survivors takes 100 s, so this kill runs with a short deadline (the sweep
+   window) and ends "orders remain"; its report, with every remaining order, is then shown.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+
+from benchmarks.figures import Report, Target
+from benchmarks.qtrun import application, spin
+from core.client import OrderBook
+from core.secrets import SessionKeyStore
+from core.settings import FiringPolicy, Settings
+from ui.lanes import Lanes
+from ui.main_window import MainWindow
+from ui.orders_model import OrdersModel
+
+POLL_S = 0.5
+FRAME_MS = 16.0
+
+
+class StallProbe:
+    """A 1 ms timer on the UI thread; ``max_stall_ms`` is the longest gap beyond the period."""
+
+    PERIOD_MS = 1
+
+    def __init__(self) -> None:
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(self.PERIOD_MS)
+        self._timer.timeout.connect(self._tick)
+        self._last = 0.0
+        self.max_stall_ms = 0.0
+        self.stalls_over_frame = 0
+
+    def start(self) -> None:
+        self.max_stall_ms = 0.0
+        self.stalls_over_frame = 0
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> float:
+        self._tick()
+        self._timer.stop()
+        return self.max_stall_ms
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        stall = (now - self._last) * 1000 - self.PERIOD_MS
+        self._last = now
+        self.max_stall_ms = max(self.max_stall_ms, stall)
+        if stall > FRAME_MS:
+            self.stalls_over_frame += 1
+
+
+class SimProcess:
+    def __init__(self, orders: int, survivors: float) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.sim_server",
+                "--orders",
+                str(orders),
+                "--survivors",
+                str(survivors),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process did not start")
+        info = json.loads(line)
+        self.url: str = info["url"]
+        self.apikey: str = info["apikey"]
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        try:
+            self.send("quit")
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get there in time")
+        spin(0.02)
+
+
+class RebuiltTable(QTableWidget):
+    """The naive window: every poll clears the table and fills every cell again."""
+
+    def __init__(self) -> None:
+        super().__init__(0, len(OrdersModel.COLUMNS))
+        self.setHorizontalHeaderLabels(list(OrdersModel.COLUMNS))
+        self.resize(1280, 820)
+        self.polls = 0
+
+    def show_book(self, book: OrderBook) -> None:
+        orders = book.working
+        self.clearContents()
+        self.setRowCount(len(orders))
+        for row, o in enumerate(orders):
+            cells = (
+                o.timestamp,
+                f"{o.symbol} ({o.exchange})",
+                o.action,
+                str(o.quantity),
+                str(o.price),
+                str(o.trigger_price),
+                o.pricetype,
+                o.product,
+                o.status,
+                o.orderid,
+            )
+            for column, value in enumerate(cells):
+                self.setItem(row, column, QTableWidgetItem(value))
+        self.polls += 1
+
+
+@dataclass
+class Phase:
+    max_stall_ms: float
+    over_frame: int
+    seconds: float
+    polls: int
+
+
+def measure(polls: Callable[[], int], probe: StallProbe, seconds: float) -> Phase:
+    start = polls()
+    began = time.perf_counter()
+    probe.start()
+    spin(seconds)
+    stall = probe.stop()
+    return Phase(stall, probe.stalls_over_frame, time.perf_counter() - began, polls() - start)
+
+
+def run(report: Report, *, quick: bool = False) -> None:
+    orders = 2_000 if quick else 10_000
+    phase_s = 2.0 if quick else 8.0
+    sweep_s = 3.0 if quick else 10.0
+    app = application()
+    sim = SimProcess(orders, survivors=0.1)
+    probe = StallProbe()
+    try:
+        sim.send("churn 5")
+
+        # 1. the baseline: a QTableWidget rebuilt on every poll, fed by the same lanes.
+        table = RebuiltTable()
+        lanes = Lanes(sim.url, sim.apikey, poll_interval_s=POLL_S)
+        lanes.bookUpdated.connect(table.show_book)
+        table.show()
+        lanes.start()
+        wait_for(lambda: table.polls > 0, 60)
+        baseline = measure(lambda: table.polls, probe, phase_s)
+        lanes.stop()
+        table.close()
+        table.deleteLater()
+        lanes.deleteLater()
+        spin(0.2)
+
+        # 2. the real window, polling.
+        settings = Settings(
+            host=sim.url, firing_policy=FiringPolicy.IMMEDIATE, poll_interval_s=POLL_S, deadline_s=sweep_s
+        )
+        store = SessionKeyStore()
+        store.set(sim.url, sim.apikey)
+        window = MainWindow(settings, store, apikey=sim.apikey, persist=False)
+        books = [0]
+        finished: list[object] = []
+        window.show()
+        first = time.perf_counter()
+        probe.start()
+        window.start()
+        assert window.lanes is not None
+        window.lanes.bookUpdated.connect(lambda _b: books.__setitem__(0, books[0] + 1))
+        window.lanes.killFinished.connect(finished.append)
+        wait_for(lambda: window.model.rowCount() >= orders * 0.9, 60)
+        spin(0.1)
+        first_load = probe.stop()
+        first_load_s = time.perf_counter() - first
+        polling = measure(lambda: books[0], probe, phase_s)
+
+        # 3. the kill: cancel-all, then the sweep of the survivors for ``sweep_s``, then its report.
+        sim.send("churn 0")
+        probe.start()
+        began = time.perf_counter()
+        window.button.click()
+        wait_for(lambda: bool(finished), sweep_s + 60)
+        spin(1.0)  # the post-kill poll and the report on screen
+        sweep_stall = probe.stop()
+        sweep_over = probe.stalls_over_frame
+        sweep_seconds = time.perf_counter() - began
+        swept = len(getattr(finished[0], "canceled_by_sweep", ()))
+        window.close()
+        window.deleteLater()
+        spin(0.1)
+    finally:
+        sim.close()
+
+    worst = max(polling.max_stall_ms, sweep_stall)
+    report.add("ui_max_stall_ms", worst, "ms", Target("<", FRAME_MS))
+    report.add("ui_poll_max_stall_ms", polling.max_stall_ms, "ms")
+    report.add("ui_sweep_max_stall_ms", sweep_stall, "ms")
+    report.add("ui_rebuild_max_stall_ms", baseline.max_stall_ms, "ms")
+    report.add(
+        "ui_stall_ratio_vs_rebuild", polling.max_stall_ms / baseline.max_stall_ms, "x", Target("<", 1.0)
+    )
+    report.add("ui_first_load_max_stall_ms", first_load, "ms")
+    report.add("ui_stalls_over_16ms", polling.over_frame + sweep_over, "count")
+    report.note(
+        f"window under load: {orders:,} working orders in a simulator process of its own, 10 fill and 10 "
+        f"arrive per second; poll every {POLL_S * 1000:.0f} ms. Stall = longest gap between ticks of a 1 ms "
+        f"timer on the UI thread, beyond the period. Polling: {polling.seconds:.1f} s, {polling.polls} books "
+        f"(window) vs {baseline.seconds:.1f} s, {baseline.polls} books (QTableWidget rebuilt per poll). "
+        f"Kill: sweep window shortened to a {sweep_s:g} s deadline ({swept} survivors swept of "
+        f"{round(orders * 0.1)}), then its report shown; {sweep_seconds:.1f} s measured. "
+        f"First load ({first_load_s:.1f} s to show the first book) is reported apart, not in ui_max_stall_ms."
+    )
+    del app
