@@ -85,6 +85,7 @@ class ConnectionState:
     last_good: float | None  # time.monotonic() of the last good order book
     rtt_ms: float | None  # round trip of the last poll
     sentence: str  # one line for the connection bar
+    problem: str = ""  # why the last poll failed; "" when it brought a book
 
     @property
     def connected(self) -> bool:
@@ -96,7 +97,7 @@ class ConnectionState:
         A bar that refreshes the age on its own timer calls this; ``sentence`` is the same text
         as of the moment the state was made.
         """
-        if not self.connected or self.last_good is None:
+        if self.problem or not self.connected or self.last_good is None:
             return self.sentence
         age = (time.monotonic() if now is None else now) - self.last_good
         parts = ["Connected", "key accepted", self.mode.upper(), _age_text(age)]
@@ -596,6 +597,7 @@ class Lanes(QObject):
             mode=book.mode,
             last_good=time.monotonic(),
             rtt_ms=rtt_ms,
+            problem="",
         )
         self.bookUpdated.emit(book)
         self._set_state(replace(state, sentence=state.describe(state.last_good)))
@@ -604,7 +606,7 @@ class Lanes(QObject):
     def _on_poll_failed(self, error: ApiError, rtt_ms: float) -> None:
         if self._stopped:
             return
-        state = replace(self._state, rtt_ms=rtt_ms, sentence=error.sentence)
+        state = replace(self._state, rtt_ms=rtt_ms, sentence=error.sentence, problem=error.sentence)
         if error.kind is ErrorKind.INVALID_KEY:
             state = replace(state, reachable=True, key_ok=False)
         elif error.network:

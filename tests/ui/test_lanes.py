@@ -126,6 +126,7 @@ def test_a_rate_limited_poll_says_so_and_keeps_the_key_accepted(
 
     state: ConnectionState = change.args[0]
     assert (state.reachable, state.key_ok) == (True, True)
+    assert state.describe() == state.sentence  # the bar keeps saying so as it refreshes
 
 
 def test_fire_cancels_every_working_order_and_reports_flat(
