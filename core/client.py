@@ -226,7 +226,7 @@ def normalise_host(url: str) -> str | None:
         _ = parts.port  # raises on a bad port
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         return None
     path = parts.path.rstrip("/")
     if path.endswith("/api/v1"):

@@ -113,7 +113,7 @@ def build_session(
     try:
         apikey = store.get(settings.host)
     except KeyStoreError as exc:
-        notice = f"{exc.sentence} You can keep the key for this session only instead (Settings)."
+        notice = f"{exc.sentence} Enter it in Settings to keep it in memory for this session."
         store = SessionKeyStore()
     return Session(MainWindow(settings, store, apikey=apikey, notice=notice))
 

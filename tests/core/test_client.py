@@ -212,6 +212,7 @@ def test_a_bad_url_is_reported_without_sending_anything() -> None:
         ("http://host:5000/api/v1/", "http://host:5000"),
         ("http://host:99999", None),
         ("", None),
+        ("not a url at all", None),
     ],
 )
 def test_server_urls_are_normalised(raw: str, normal: str | None) -> None:
