@@ -141,6 +141,12 @@ class ApiError:
     def network(self) -> bool:
         return self.kind in NETWORK
 
+    def __post_init__(self) -> None:
+        # A sentence is one line on screen, whatever the server put in the message it quotes.
+        one_line = " ".join(self.sentence.split())
+        if one_line != self.sentence:
+            object.__setattr__(self, "sentence", one_line)
+
     def __str__(self) -> str:
         return self.sentence
 
