@@ -1,7 +1,7 @@
 """Entry point: ``killswitch`` / ``python main.py``.
 
 Subcommands (simulate, cancel-all, trigger, set-key) and --version run without importing Qt;
-anything else opens the window.
+--self-test runs the build's smoke test (ui.self_test); anything else opens the window.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from core.cli import SUBCOMMANDS
 
+    if args[:1] == ["--self-test"]:  # the build's smoke test: simulator, window, one kill
+        from ui.self_test import run as self_test
+
+        return self_test(args[1:])
     if not args or args[0] not in (*SUBCOMMANDS, "--version", "-h", "--help"):
         try:
+            from ui import startup_probe
+
+            if startup_probe.wanted():  # KILLSWITCH_STARTUP_PROBE=1: time the start-up, then quit
+                startup_probe.install()
             from ui.app import run
         except ImportError as exc:  # the window is optional for headless installs
             print(f"killswitch: the window cannot start ({exc}); try 'killswitch --help'.", file=sys.stderr)

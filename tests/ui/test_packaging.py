@@ -1,0 +1,38 @@
+"""The About text and the self-test, run from source (the frozen ones: tests/system/test_frozen.py)."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from pathlib import Path
+
+from ui.about import about_text
+from ui.self_test import run as self_test
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_about_box_names_the_app_and_the_version_in_pyproject():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
+
+    assert about_text().startswith(f"Kill Switch for OpenAlgo {version}\n")
+
+
+def test_self_test_from_source_fires_one_kill_through_the_window_and_passes(qapp, tmp_path, monkeypatch):
+    monkeypatch.setenv("KILLSWITCH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("KILLSWITCH_DATA_DIR", str(tmp_path / "data"))
+    out = io.StringIO()
+
+    code = self_test([], out=out)
+
+    lines = out.getvalue().splitlines()
+    assert code == 0, out.getvalue()
+    assert [line.split(":")[0] for line in lines[1:-1]] == [
+        "PASS  version",
+        "PASS  keyring backend",
+        "PASS  simulator",
+        "PASS  window",
+        "PASS  order book",
+        "PASS  kill",
+    ]
+    assert lines[-1] == "self-test passed"
