@@ -216,7 +216,7 @@ class OpenAlgoApp:
         quirks = self.quirks
         status: int | None = None
         try:
-            reply = self._answer(method, path, endpoint, content_type, body, client_ip, quirks)
+            reply = self._answer(method, path, endpoint, content_type, body, client_ip, quirks, arrived)
         except Exception:
             logger.exception("simulator failed on %s", endpoint)
             reply = INTERNAL_ERROR
@@ -239,6 +239,7 @@ class OpenAlgoApp:
         body: bytes,
         client_ip: str,
         quirks: Quirks,
+        arrived: float,
     ) -> Reply:
         if quirks.ip_banned:
             return Reply(403, IP_BANNED.encode(), "text/plain; charset=utf-8")
@@ -253,7 +254,9 @@ class OpenAlgoApp:
         if method != "POST" or spec is None:
             return json_reply(404, {"status": "error", "message": "Not found", "path": urlsplit(path).path})
         limit = quirks.api_rate_limit if spec.limit == "api" else quirks.order_rate_limit
-        if not self.limiter.allow(client_ip, endpoint, limit):
+        # The window is judged on the arrival time that stats record, so that "no 429" and "never more
+        # than the limit within a second of arrivals" are one and the same fact.
+        if not self.limiter.allow(client_ip, endpoint, limit, now=arrived):
             return json_reply(429, {"message": f"{limit} per 1 second"})
         if not _is_json(content_type):
             return INTERNAL_ERROR

@@ -46,7 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s", self.address_string(), format % args)
 
     def do_POST(self) -> None:
         self._serve()
@@ -72,8 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self._read_body()
         if body is None:
-            self._send(Reply(400, b"Bad Request", "text/plain"))
+            # An unreadable body leaves the stream out of step: answer, then close.
             self.close_connection = True
+            self._send(Reply(400, b"Bad Request", "text/plain"))
             return
         reply = self.server.app.serve(
             self.command, self.path, self.headers.get("Content-Type"), body, self.client_address[0]

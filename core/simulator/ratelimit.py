@@ -14,13 +14,16 @@ class MovingWindowLimiter:
     """Counts accepted hits per key over the last second; refused hits do not count (as in the
     ``limits`` library's moving window that Flask-Limiter uses)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._hits: dict[tuple[str, str], deque[float]] = {}
 
-    def allow(self, client_ip: str, endpoint: str, limit: int) -> bool:
-        now = self._clock()
+    def allow(self, client_ip: str, endpoint: str, limit: int, now: float | None = None) -> bool:
+        """Count a hit at ``now`` (default: the clock) if fewer than ``limit`` hits from this client to
+        this endpoint fall within the second before it."""
+        if now is None:
+            now = self._clock()
         with self._lock:
             hits = self._hits.setdefault((client_ip, endpoint), deque())
             while hits and now - hits[0] >= WINDOW_S:

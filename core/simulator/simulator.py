@@ -74,6 +74,7 @@ class Simulator:
             stopping=self._stopping,
         )
         self._server: SimulatorHTTPServer | None = None
+        self._port: int | None = None
         self._demo_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._stopped = False
@@ -92,6 +93,7 @@ class Simulator:
                 return self
             server = SimulatorHTTPServer((self.host, self._requested_port), self._app)
             self._server = server
+            self._port = server.port
             server.start()
             if self.demo:
                 self._demo_thread = threading.Thread(
@@ -126,13 +128,14 @@ class Simulator:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the Simulator is not serving; call start() first")
-        return self._server.port
+        """The port it serves on (still known after ``stop()``, so a test can aim at a dead server)."""
+        if self._port is None:
+            raise RuntimeError("the Simulator has no port yet; call start() first")
+        return self._port
 
     @property
     def url(self) -> str:
-        """``http://HOST:PORT`` without a trailing slash; only while serving."""
+        """``http://HOST:PORT`` without a trailing slash."""
         return f"http://{self.host}:{self.port}"
 
     # ---- switches ------------------------------------------------------------------------------

@@ -82,12 +82,11 @@ def test_the_port_is_released_after_stop() -> None:
         assert again.port == port
 
 
-def test_a_stopped_server_refuses_connections() -> None:
+def test_a_stopped_server_refuses_connections_at_the_same_url() -> None:
     sim = Simulator().start()
-    url = sim.url
     sim.stop()
     with httpx.Client(verify=NO_TLS) as client, pytest.raises(httpx.ConnectError):
-        client.post(f"{url}/api/v1/ping", json={})
+        client.post(f"{sim.url}/api/v1/ping", json={})
 
 
 def test_stop_is_safe_twice_and_before_start() -> None:
@@ -105,7 +104,7 @@ def test_a_stopped_simulator_does_not_start_again() -> None:
         sim.start()
 
 
-def test_the_url_needs_a_running_server() -> None:
+def test_the_url_needs_a_started_server() -> None:
     with pytest.raises(RuntimeError):
         _ = Simulator().url
 
