@@ -382,11 +382,13 @@ def test_cancelallorder_ignores_its_strategy_label(sim: Simulator, client: httpx
 
 def test_two_racing_cancel_alls_both_succeed_with_overlapping_lists(sim: Simulator) -> None:
     sim.add_random_orders(5)
-    sim.quirks.cancelall_per_order_s = 0.02
+    sim.quirks.cancelall_per_order_s = 0.05
+    both_ready = threading.Barrier(2)
     bodies: list[dict[str, Any]] = []
 
     def cancel_all() -> None:
         with httpx.Client(base_url=sim.url, timeout=5.0, verify=NO_TLS) as http:
+            both_ready.wait()
             bodies.append(call(http, sim, "cancelallorder", strategy="ks").json())
 
     threads = [threading.Thread(target=cancel_all) for _ in range(2)]
@@ -395,6 +397,7 @@ def test_two_racing_cancel_alls_both_succeed_with_overlapping_lists(sim: Simulat
     for thread in threads:
         thread.join()
     assert sim.stats.max_concurrent_cancelall == 2
+    assert [body["status"] for body in bodies] == ["success", "success"]
     assert set(bodies[0]["canceled_orders"]) & set(bodies[1]["canceled_orders"])
     assert sim.working_orders() == []
 
