@@ -154,31 +154,34 @@ def _script(
         sim.reset_rate_limits()
         arrivals.arm()
         rig.finished.clear()
+        ui.call(lambda: None)  # the UI thread has handled everything before: it is idle now
 
-    def app_kill(press: Callable[[], float]) -> float:
+    def app_kill(press: Callable[[], list[float]]) -> float:
         prepare()
-        t0 = press()
+        pressed = press()  # holds the press's perf_counter() by the time the request arrives
         arrived = arrivals.wait()
         if not rig.finished.wait(WAIT_S):
             raise TimeoutError("the kill never finished")
         time.sleep(SETTLE_S)
-        return (arrived - t0) * 1000
+        return (arrived - pressed[0]) * 1000
 
-    def click() -> float:
+    def click() -> list[float]:
+        # Posted, not waited for: this thread must not wake up and take the interpreter lock
+        # while the kill lane sends (a mouse click has no such waiter either).
         box: list[float] = []
 
         def on_ui() -> None:
             box.append(time.perf_counter())
             rig.window.button.click()
 
-        ui.call(on_ui)
-        return box[0]
+        ui.post(on_ui)
+        return box
 
-    def hotkey() -> float:
+    def hotkey() -> list[float]:
         t0 = time.perf_counter()
         rig.hotkey.press()
         rig.hotkey.release()
-        return t0
+        return [t0]
 
     def baseline() -> float:
         prepare()
