@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -173,17 +172,20 @@ def order_json(order: Order) -> dict[str, Any]:
 
 
 class RateLimiter:
-    """At most ``limit`` acquisitions in any moving window of ``window`` seconds.
+    """At most ``limit`` requests in any moving window of ``window`` seconds, as the server counts.
 
-    The margin absorbs the gap between when we send and when the server stamps arrival, so
-    the sweep runs close to the server's limit without tripping it.
+    The server stamps a request when it arrives, which is some time after we send it and before
+    its reply reaches us. So a slot is stamped when it is taken and stamped again when the reply
+    comes back (:meth:`Slot.settle`): the window is counted from a moment no earlier than the
+    arrival, and the sweep runs close to the limit without tripping it, however the network (or
+    a loaded machine) delays an individual request.
     """
 
     def __init__(
         self,
         limit: int,
         window: float = 1.0,
-        margin: float = 0.05,
+        margin: float = 0.02,
         *,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
@@ -192,30 +194,43 @@ class RateLimiter:
         self.window = window + margin
         self._clock = clock
         self._sleep = sleep
-        self._stamps: deque[float] = deque()
+        self._slots: list[Slot] = []
         self._lock = threading.Lock()
 
-    def acquire(self, deadline: float) -> bool:
-        """Wait for a slot; False when the deadline comes first."""
+    def acquire(self, deadline: float) -> Slot | None:
+        """Wait for a slot; None when the deadline comes first."""
         while True:
             with self._lock:
                 now = self._clock()
-                while self._stamps and self._stamps[0] <= now - self.window:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.limit:
-                    self._stamps.append(now)
-                    return True
-                wait = self._stamps[0] + self.window - now
+                self._slots = [s for s in self._slots if s.stamp > now - self.window]
+                if len(self._slots) < self.limit:
+                    slot = Slot(self._clock, now)
+                    self._slots.append(slot)
+                    return slot
+                wait = min(s.stamp for s in self._slots) + self.window - now
             if now + wait > deadline:
-                return False
+                return None
             self._sleep(max(wait, 0.001))
 
     def penalise(self) -> None:
         """The server said 429: treat the window as full from now."""
         with self._lock:
             now = self._clock()
-            self._stamps.clear()
-            self._stamps.extend([now] * self.limit)
+            self._slots = [Slot(self._clock, now) for _ in range(self.limit)]
+
+
+class Slot:
+    """One request's place in the rate window."""
+
+    __slots__ = ("_clock", "stamp")
+
+    def __init__(self, clock: Callable[[], float], stamp: float) -> None:
+        self._clock = clock
+        self.stamp = stamp
+
+    def settle(self) -> None:
+        """The reply is back, so the request arrived no later than now."""
+        self.stamp = self._clock()
 
 
 ProgressCallback = Callable[[KillProgress], None]
@@ -451,12 +466,14 @@ class _KillRun:
         limiter = self.switch._limiter
         delay = 0.2
         while not stop.is_set():
-            if not limiter.acquire(self.deadline):
+            slot = limiter.acquire(self.deadline)
+            if slot is None:
                 self.fail(order, "not cancelled: the kill's deadline passed before its turn")
                 return
             if stop.is_set():
                 return
             result = self.client.cancel_order(order.orderid)
+            slot.settle()
             if not isinstance(result, ApiError):
                 self.note_mode(result.mode)
                 with self.lock:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import KillSwitch, Verdict
+from core.kill import CancelReport, KillSwitch, Verdict
 from core.simulator import Quirks, Simulator
 
 
@@ -118,9 +118,13 @@ def test_an_unreadable_book_after_cancel_all_is_unverified_never_flat(sim: Simul
 
 def test_presses_during_a_kill_join_it_and_never_send_a_second_cancel_all(sim: Simulator) -> None:
     sim.quirks.endpoint_delay_s = {"cancelallorder": 0.5}
+    reports: list[CancelReport] = []
     for switch in switch_for(sim):
-        reports = []
-        threads = [threading.Thread(target=lambda: reports.append(switch.fire("test"))) for _ in range(10)]
+
+        def press(switch: KillSwitch = switch) -> None:
+            reports.append(switch.fire("test"))
+
+        threads = [threading.Thread(target=press) for _ in range(10)]
         for t in threads:
             t.start()
         for t in threads:
