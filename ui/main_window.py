@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -34,6 +35,7 @@ from core.kill import CancelReport, KillProgress
 from core.orders import Order
 from core.secrets import KeyStore, KeyStoreError
 from core.settings import FiringPolicy, Settings
+from ui.about import about_text, about_title
 from ui.orders_model import OrdersModel
 from ui.panic_button import ConfirmKillDialog, PanicButton
 from ui.results_pane import ResultsPane
@@ -150,6 +152,11 @@ class MainWindow(QMainWindow):
         self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.settings_button.clicked.connect(self.open_settings)
         header.addWidget(self.settings_button)
+        self.about_button = QPushButton("About")
+        self.about_button.setObjectName("aboutButton")
+        self.about_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.about_button.clicked.connect(self.show_about)
+        header.addWidget(self.about_button)
         root.addLayout(header)
 
         self.connection_bar = QLabel("Not connected yet.")
@@ -413,6 +420,9 @@ class MainWindow(QMainWindow):
         self._save(replace(self.settings, show_all_orders=value))
 
     # -- settings ---------------------------------------------------------------------------------
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, about_title(), about_text())
 
     def open_settings(self) -> None:
         """Open the settings dialog (window-modal, non-blocking); raise it if already open."""

@@ -36,3 +36,26 @@ def test_self_test_from_source_fires_one_kill_through_the_window_and_passes(qapp
         "PASS  kill",
     ]
     assert lines[-1] == "self-test passed"
+
+
+def test_the_about_button_shows_the_pyproject_version(qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The About box the trader opens names the same version as pyproject.toml."""
+    import tomllib
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.secrets import SessionKeyStore
+    from core.settings import Settings
+    from ui.main_window import MainWindow
+
+    shown: list[str] = []
+    # QMessageBox.about is modal; record what it would show instead of blocking the test.
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
+    window = MainWindow(Settings(), SessionKeyStore(), persist=False, settings_path=tmp_path / "s.json")
+    qtbot.addWidget(window)
+    window.about_button.click()
+    version = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"][
+        "version"
+    ]
+    assert shown and version in shown[0]
