@@ -1,4 +1,5 @@
-"""Settings: server, API key (to the key store only), strategy label, poll interval, firing policy.
+"""Settings: server, API key (to the key store only), strategy label, poll interval, firing policy,
+global hotkey, window on top.
 
 The key is written to the key store the window hands in (the OS keyring, or the session-only
 store) and nowhere else; ``Settings`` has no field that could hold it. "Test connection" runs
@@ -13,6 +14,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,12 +32,18 @@ from PySide6.QtWidgets import (
 from core.client import ApiError, OpenAlgoClient, is_loopback, make_http_client, normalise_host
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
 from core.settings import FiringPolicy, Settings
+from ui.hotkey_edit import HotkeyEdit
 
 POLICY_LABELS = {
     FiringPolicy.HOLD: "Hold to fire (press and hold)",
     FiringPolicy.IMMEDIATE: "Immediate (one click fires)",
     FiringPolicy.CONFIRM: "Confirm dialog (click, then confirm)",
 }
+
+HOTKEY_HELP = (
+    "Click the field and press the new keys. The hotkey follows the firing policy; the status bar "
+    "says whether it works on this desktop."
+)
 
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
@@ -178,6 +186,21 @@ class SettingsDialog(QDialog):
         self.hold_spin.setSuffix(" ms")
         self.hold_spin.setValue(settings.hold_ms)
 
+        self.hotkey_edit = HotkeyEdit(settings.hotkey)
+        self.hotkey_edit.setObjectName("hotkeyEdit")
+        self.hotkey_on = QCheckBox("Global hotkey on (fires from any application)")
+        self.hotkey_on.setObjectName("hotkeyOn")
+        self.hotkey_on.setChecked(settings.hotkey_enabled)
+        self.hotkey_on.toggled.connect(self.hotkey_edit.setEnabled)
+        self.hotkey_edit.setEnabled(settings.hotkey_enabled)
+        self.hotkey_note = QLabel(HOTKEY_HELP)
+        self.hotkey_note.setObjectName("hotkeyNote")
+        self.hotkey_note.setWordWrap(True)
+        self.hotkey_edit.problem.connect(self._hotkey_problem)
+        self.on_top = QCheckBox("Keep the window on top of other windows")
+        self.on_top.setObjectName("alwaysOnTop")
+        self.on_top.setChecked(settings.always_on_top)
+
         self.test_button = QPushButton("Test connection")
         self.test_button.setObjectName("testConnectionButton")
         self.test_button.clicked.connect(self.test_connection)
@@ -200,6 +223,10 @@ class SettingsDialog(QDialog):
         form.addRow("Poll every", self.poll_spin)
         form.addRow("Firing policy", self.policy_combo)
         form.addRow("Hold for", self.hold_spin)
+        form.addRow("Hotkey", self.hotkey_edit)
+        form.addRow("", self.hotkey_on)
+        form.addRow("", self.hotkey_note)
+        form.addRow("Window", self.on_top)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
@@ -246,6 +273,9 @@ class SettingsDialog(QDialog):
             poll_interval_s=self.poll_spin.value(),
             firing_policy=self.chosen_policy(),
             hold_ms=self.hold_spin.value(),
+            hotkey=self.hotkey_edit.chord() or self.settings.hotkey,
+            hotkey_enabled=self.hotkey_on.isChecked(),
+            always_on_top=self.on_top.isChecked(),
         ).validated()
 
     def _key_for(self, host: str) -> str | None:
@@ -268,6 +298,10 @@ class SettingsDialog(QDialog):
         self.host_note.setVisible(bool(sentence))
         self.save_button.setEnabled(style != ERROR_STYLE)
         self.test_button.setEnabled(style != ERROR_STYLE and not self._testing)
+
+    def _hotkey_problem(self, sentence: str) -> None:
+        self.hotkey_note.setStyleSheet(WARN_STYLE if sentence else "")
+        self.hotkey_note.setText(sentence or HOTKEY_HELP)
 
     def _policy_changed(self) -> None:
         self.hold_spin.setEnabled(self.chosen_policy() is FiringPolicy.HOLD)

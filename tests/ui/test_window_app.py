@@ -209,3 +209,18 @@ def test_test_connection_says_when_the_key_is_rejected(qtbot: QtBot, simulator: 
     assert "Key accepted" not in dialog.test_result.text()
     assert "wrong-key" not in dialog.test_result.text()
     dialog.reject()
+
+
+def test_a_hotkey_recorded_by_pressing_the_keys_is_saved_with_the_window_options(qtbot: QtBot) -> None:
+    from PySide6.QtCore import Qt
+
+    dialog = SettingsDialog(Settings(), SessionKeyStore())
+    qtbot.addWidget(dialog)
+    mods = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    qtbot.keyClick(dialog.hotkey_edit, Qt.Key.Key_F12, mods)
+    dialog.on_top.setChecked(True)
+    dialog.hotkey_on.setChecked(False)
+    dialog.accept()
+    assert dialog.settings.hotkey == "<ctrl>+<alt>+<f12>"
+    assert dialog.settings.always_on_top and not dialog.settings.hotkey_enabled
+    assert not dialog.hotkey_edit.isEnabled()
