@@ -411,7 +411,7 @@ class _KillRun:
                 final_book = book
                 verified_ms = self.ms_since_trigger()
                 break
-            if self.refusal is not None and self.refusal.kind is not ErrorKind.RATE_LIMITED and rounds:
+            if self.refusal is not None and rounds:  # the server refused the sweep: stop asking
                 final_book = book
                 verified_ms = self.ms_since_trigger()
                 break
