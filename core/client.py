@@ -70,6 +70,7 @@ class ErrorKind(StrEnum):
     TLS = "tls"
     CONNECTION_DROPPED = "connection_dropped"
     BAD_URL = "bad_url"
+    CLIENT_CLOSED = "client_closed"
 
 
 # The server said no: firing again will not help until a person changes something.
@@ -421,6 +422,17 @@ class OpenAlgoClient:
             result = self._network_error(endpoint, exc)
         except (OSError, ssl.SSLError, ValueError) as exc:  # defensive: httpx maps these itself
             result = self._network_error(endpoint, exc)
+        except RuntimeError:
+            if not self._http.is_closed:
+                raise
+            # httpx refuses with a bare RuntimeError once its client is closed (a lane being
+            # stopped or replaced while a call was still queued): nothing went on the wire.
+            result = ApiError(
+                ErrorKind.CLIENT_CLOSED,
+                f"The request to {self.host} was not sent: the app had already closed this "
+                "connection (it is stopping, or the settings changed).",
+                endpoint,
+            )
         else:
             result = interpret(endpoint, status, response.headers.get("content-type", ""), raw)
             if isinstance(result, ApiError) and self._apikey in raw.decode("utf-8", "replace"):

@@ -370,6 +370,21 @@ def test_a_server_that_closes_without_replying_is_a_dropped_connection(lane: Lan
     assert lane.still_works()
 
 
+@pytest.mark.parametrize("call", ["cancel_all", "orderbook", "ping"])
+def test_a_call_on_a_closed_lane_client_is_a_typed_error_not_a_crash(call: str) -> None:
+    # A lane being stopped or replaced can close its httpx.Client while a call is still queued;
+    # httpx then raises a bare RuntimeError, which must not escape into the kill or the UI.
+    lane = Lane()
+    with ScriptedServer(replying(http_reply(200, PONG))) as server:
+        client = lane.client(server.url)
+        lane.http.close()
+        result = getattr(client, call)()
+        assert server.requests == []
+    assert_trader_sentence(result)
+    assert result.kind is ErrorKind.CLIENT_CLOSED
+    assert "not sent" in result.sentence
+
+
 def test_a_server_echoing_the_key_back_never_puts_it_on_screen(lane: Lane) -> None:
     echo = http_reply(400, json.dumps({"status": "error", "message": f"bad request {KEY}"}).encode())
     result = fault(lane, replying(echo), "cancel_all")
