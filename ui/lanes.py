@@ -26,6 +26,11 @@ the kill takes another pooled connection.
 A fire while a kill runs joins it: there is never more than one ``cancelallorder`` in flight, and
 the kill's report counts the joined presses.
 
+Given a ``record`` (``core.record.KillRecord``), the kill lane fires through
+``core.record.RecordingKill``: the kill is written to the record, with its trigger's name, before
+its first request, each exchange as it happens, and the verdict at the end; the orders of the last
+good poll describe the orders a cancel-all names by id only.
+
 Signals (all delivered on the thread that owns the :class:`Lanes`, normally the UI thread):
 
 - ``bookUpdated(OrderBook)`` after each good poll;
@@ -61,6 +66,7 @@ from core.client import (
 )
 from core.kill import CancelReport, KillSwitch
 from core.orders import Order
+from core.record import KillRecord, RecordingKill
 
 log = logging.getLogger(__name__)
 
@@ -354,12 +360,17 @@ class KillWorker(QObject):
         home: QThread,
         *,
         keep_warm_s: float = KEEP_WARM_S,
+        record: KillRecord | None = None,
+        known_orders: Callable[[], tuple[Order, ...]] | None = None,
     ) -> None:
         super().__init__()
         self.http = http
         self._gate = gate
         self._home = home
         self._keep_warm_s = keep_warm_s
+        self._record = record
+        self._known_orders = known_orders
+        self._recording: RecordingKill | None = None
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._switch = self._make_switch(host, apikey, strategy, deadline_s)
@@ -367,7 +378,13 @@ class KillWorker(QObject):
 
     def _make_switch(self, host: str, apikey: str, strategy: str, deadline_s: float) -> KillSwitch:
         client = OpenAlgoClient(host, apikey, self.http, strategy=strategy)
-        return KillSwitch(client, deadline_s=deadline_s, on_progress=self.progress.emit)
+        switch = KillSwitch(client, deadline_s=deadline_s, on_progress=self.progress.emit)
+        if self._record is not None:
+            # Every kill is begun in the record before its first request and each exchange is
+            # written as it happens, so a crash mid-kill leaves its trace (core.record).
+            self._record.secret = apikey
+            self._recording = RecordingKill(switch, self._record, known_orders=self._known_orders)
+        return switch
 
     def submit(self, command: object) -> None:
         """Hand a command to the kill thread; safe from any thread, never blocks."""
@@ -397,7 +414,8 @@ class KillWorker(QObject):
             thread.quit()
 
     def _kill(self, command: _Fire) -> None:
-        report = self._switch.fire(command.trigger, triggered_at=command.triggered_at)
+        fire = self._recording.fire if self._recording is not None else self._switch.fire
+        report = fire(command.trigger, triggered_at=command.triggered_at)
         joined = self._gate.leave()
         if joined != report.joined:
             report = replace(report, joined=joined)
@@ -471,9 +489,11 @@ class Lanes(QObject):
         deadline_s: float = 60.0,
         parent: QObject | None = None,
         http_factory: HttpFactory = make_http_client,
+        record: KillRecord | None = None,
     ) -> None:
         super().__init__(parent)
         self._host = host
+        self._last_orders: tuple[Order, ...] = ()  # the last good book, to describe killed orders
         self._state = _initial_state(host)
         self._started = False
         self._stopped = False
@@ -497,7 +517,17 @@ class Lanes(QObject):
 
         self.kill_thread = QThread()
         self.kill_thread.setObjectName("kill-lane")
-        self.kill_worker = KillWorker(host, apikey, strategy, deadline_s, http_factory(), self._gate, home)
+        self.kill_worker = KillWorker(
+            host,
+            apikey,
+            strategy,
+            deadline_s,
+            http_factory(),
+            self._gate,
+            home,
+            record=record,
+            known_orders=lambda: self._last_orders,
+        )
         self.kill_worker.moveToThread(self.kill_thread)
         self.kill_thread.started.connect(self.kill_worker.serve)
         self.kill_worker.progress.connect(self._on_progress)
@@ -599,6 +629,7 @@ class Lanes(QObject):
             rtt_ms=rtt_ms,
             problem="",
         )
+        self._last_orders = book.orders
         self.bookUpdated.emit(book)
         self._set_state(replace(state, sentence=state.describe(state.last_good)))
 
