@@ -7,8 +7,11 @@ shows what the lanes report through their signals. The window is built from what
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +35,13 @@ from PySide6.QtWidgets import (
 from core import APP_NAME
 from core import settings as settings_store
 from core.kill import CancelReport, KillProgress
+from core.log_file import KeyRedactor
 from core.orders import Order
+from core.record import KillRecord
 from core.secrets import KeyStore, KeyStoreError
 from core.settings import FiringPolicy, Settings
 from ui.about import about_text, about_title
+from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
 from ui.panic_button import ConfirmKillDialog, PanicButton
 from ui.results_pane import ResultsPane
@@ -46,11 +52,13 @@ if TYPE_CHECKING:
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
 
+log = logging.getLogger(__name__)
+
 NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
 _KNOWN_ORDERS_CAP = 50_000
 
 
-def default_lanes(settings: Settings, apikey: str) -> Lanes:
+def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = None) -> Lanes:
     from ui.lanes import Lanes
 
     return Lanes(
@@ -59,6 +67,20 @@ def default_lanes(settings: Settings, apikey: str) -> Lanes:
         strategy=settings.strategy,
         poll_interval_s=settings.poll_interval_s,
         deadline_s=settings.deadline_s,
+        record=record,
+    )
+
+
+def interrupted_sentence(started_at: float, now: float | None = None) -> str:
+    """What the trader reads about a kill the app never finished."""
+    started = datetime.fromtimestamp(started_at)
+    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    when = started.strftime("%H:%M:%S")
+    if started.date() != today.date():
+        when = started.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"A kill started at {when} was interrupted (the app closed or crashed) — "
+        "check the order book in OpenAlgo."
     )
 
 
@@ -98,6 +120,8 @@ class MainWindow(QMainWindow):
         persist: bool = True,
         settings_path: Path | None = None,
         notice: str = "",
+        record: KillRecord | None = None,
+        redactor: KeyRedactor | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -108,9 +132,16 @@ class MainWindow(QMainWindow):
         self._apikey = apikey
         self._persist = persist
         self._settings_path = settings_path
-        self._lanes_factory = lanes_factory or default_lanes
+        self.record = record
+        self.redactor = redactor if redactor is not None else KeyRedactor()
+        self.redactor.add(apikey)
+        self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
         self.lanes: Lanes | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.history_dialog: HistoryDialog | None = None
+        # Where an export goes: QFileDialog by default; tests put a function here.
+        self.choose_export_path: PathChooser = ask_save_path
+        self.interrupted: list[str] = []  # this start's sentences about kills an earlier run left
         self.confirm_dialog: ConfirmKillDialog | None = None
         self._known: dict[str, Order] = {}
         self._mode = "unknown"
@@ -128,6 +159,7 @@ class MainWindow(QMainWindow):
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
+        self._report_interrupted_kills()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -147,6 +179,13 @@ class MainWindow(QMainWindow):
         self.demo_badge.setVisible(self.demo)
         header.addWidget(self.demo_badge)
         header.addStretch(1)
+        self.history_button = QPushButton("History…")
+        self.history_button.setObjectName("historyButton")
+        self.history_button.setToolTip("Past kills, their details, and the export for an incident report")
+        self.history_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.history_button.clicked.connect(self.open_history)
+        self.history_button.setVisible(self.record is not None)
+        header.addWidget(self.history_button)
         self.settings_button = QPushButton("Settings…")
         self.settings_button.setObjectName("settingsButton")
         self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
@@ -237,6 +276,7 @@ class MainWindow(QMainWindow):
         self.setTabOrder(self.results, self.show_all_toggle)
         self.setTabOrder(self.show_all_toggle, self.settings_button)
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("Ctrl+H"), self, self.open_history)
         QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
         self.resize(1280, 820)
         self._update_title()
@@ -263,7 +303,7 @@ class MainWindow(QMainWindow):
             return
         self._stopped = True
         self._age_timer.stop()
-        for dialog in (self.settings_dialog, self.confirm_dialog):
+        for dialog in (self.settings_dialog, self.confirm_dialog, self.history_dialog):
             if dialog is not None:
                 dialog.reject()
         if self.lanes is not None:
@@ -373,6 +413,8 @@ class MainWindow(QMainWindow):
         if report.mode in ("live", "analyze"):
             self._mode = report.mode
         self._show_blast_radius()
+        if self.history_dialog is not None:
+            self.history_dialog.refresh()
         self.killFinished.emit(report)
 
     # -- what the button and title say ---------------------------------------------------------
@@ -419,6 +461,49 @@ class MainWindow(QMainWindow):
         self.model.show_all = value
         self._save(replace(self.settings, show_all_orders=value))
 
+    # -- the record ---------------------------------------------------------------------------
+
+    def _report_interrupted_kills(self) -> None:
+        """Mark kills an earlier run began but never finished, and tell the trader about each."""
+        if self.record is None:
+            return
+        try:
+            ids = self.record.mark_interrupted()
+            started = [d.summary.started_at for d in map(self.record.details, ids) if d is not None]
+        except sqlite3.Error:
+            log.exception("could not read the kill record at start-up")
+            self.statusBar().showMessage("The kill record could not be read; past kills are not shown.")
+            return
+        for started_at in started:
+            sentence = interrupted_sentence(started_at)
+            log.warning("%s", sentence)
+            self.interrupted.append(sentence)
+            self.results.add_notice(sentence)
+        if self.interrupted:
+            self.statusBar().showMessage(self.interrupted[-1])
+
+    def open_history(self) -> None:
+        """Open the kill history (non-modal); raise it if already open."""
+        if self.record is None:
+            return
+        if self.history_dialog is not None:
+            self.history_dialog.refresh()
+            self.history_dialog.raise_()
+            self.history_dialog.activateWindow()
+            return
+        dialog = HistoryDialog(self.record, choose_path=self._choose_export_path, parent=self)
+        dialog.finished.connect(lambda _result: self._history_closed(dialog))
+        self.history_dialog = dialog
+        dialog.show()
+
+    def _choose_export_path(self, parent: QWidget, caption: str, suggested: str, file_filter: str) -> str:
+        return self.choose_export_path(parent, caption, suggested, file_filter)
+
+    def _history_closed(self, dialog: HistoryDialog) -> None:
+        if self.history_dialog is dialog:
+            self.history_dialog = None
+        dialog.deleteLater()
+
     # -- settings ---------------------------------------------------------------------------------
 
     def show_about(self) -> None:
@@ -458,6 +543,7 @@ class MainWindow(QMainWindow):
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if key:
             self._apikey = key
+            self.redactor.add(key)
             self.show_notice(self._standing_notice if self.key_store is key_store_before else "")
             if self.lanes is None:
                 self._attach(self._lanes_factory(new, key))

@@ -42,13 +42,24 @@ class ResultsPane(QTextBrowser):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
         self.reports: list[CancelReport] = []
+        self.notices: list[str] = []
         self.setHtml(_EMPTY)
+
+    def add_notice(self, sentence: str) -> None:
+        """Show a warning (e.g. a kill interrupted by a crash) above everything else."""
+        self.notices.append(sentence)
+        self._insert_on_top(
+            "<table width='100%' cellpadding='6' style='background:#f9a825; color:#000000'><tr>"
+            f"<td><b>{html.escape(sentence)}</b></td></tr></table>"
+        )
 
     def add_report(self, report: CancelReport, known: Mapping[str, Order] | None = None) -> None:
         """Show a finished kill above the earlier ones. ``known`` describes orders by id."""
         self.reports.append(report)
-        block = render_report(report, known or {}, len(self.reports))
-        if len(self.reports) == 1:
+        self._insert_on_top(render_report(report, known or {}, len(self.reports)))
+
+    def _insert_on_top(self, block: str) -> None:
+        if len(self.reports) + len(self.notices) == 1:
             self.setHtml(block)
         else:
             # Insert above the earlier kills rather than rebuilding the whole document, so a
