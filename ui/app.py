@@ -9,11 +9,15 @@ Settings in memory for this session only). The key is never written to a file.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon, QPixmap
@@ -24,8 +28,11 @@ from core import APP_NAME, __version__
 from core import settings as settings_store
 from core.client import normalise_host
 from core.instance import ask_window_to_show
+from core.log_file import KeyRedactor, close_log, open_log
+from core.record import KillRecord
 from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
 from core.settings import Settings
+from ui.crash_report import CrashReporter
 from ui.fire_sources import FireSources
 from ui.main_window import MainWindow
 from ui.single_instance import SingleInstance
@@ -33,6 +40,8 @@ from ui.single_instance import SingleInstance
 ENV_KEY = "OPENALGO_API_KEY"
 DEMO_ORDERS = 25
 EXIT_USAGE = 2
+
+log = logging.getLogger(__name__)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -76,10 +85,18 @@ def build_session(
     environ: Mapping[str, str] | None = None,
     choose_store: Callable[[], KeyStoreChoice] = choose_key_store,
     settings: Settings | None = None,
+    record_path: Path | None = None,
+    redactor: KeyRedactor | None = None,
 ) -> Session:
-    """The window for these options, not yet shown or started. Raises ValueError on a bad --host."""
+    """The window for these options, not yet shown or started. Raises ValueError on a bad --host.
+
+    Kills are recorded in ``record_path`` (default: ``kills.sqlite3`` in the data directory);
+    the demo keeps its own record in a temporary directory, so simulated kills never mix with
+    real ones in an incident report.
+    """
     environ = os.environ if environ is None else environ
     settings = settings_store.load() if settings is None else settings
+    redactor = redactor if redactor is not None else KeyRedactor()
 
     if options.demo:
         from core.simulator import Simulator
@@ -87,10 +104,18 @@ def build_session(
         sim = Simulator(demo=True, orders=DEMO_ORDERS, mode="analyze").start()
         demo_store = SessionKeyStore()
         demo_store.set(sim.url, sim.apikey)
+        demo_dir = tempfile.TemporaryDirectory(prefix="killswitch-demo-")
+        record, _ = open_record(Path(demo_dir.name) / "demo-kills.sqlite3", sim.apikey)
         window = MainWindow(
-            replace(settings, host=sim.url), demo_store, apikey=sim.apikey, demo=True, persist=False
+            replace(settings, host=sim.url),
+            demo_store,
+            apikey=sim.apikey,
+            demo=True,
+            persist=False,
+            record=record,
+            redactor=redactor,
         )
-        return Session(window, [sim.stop])
+        return Session(window, [sim.stop, *_closers(record), demo_dir.cleanup])
 
     notice = ""
     if options.host:
@@ -103,7 +128,11 @@ def build_session(
             # Used for this run only: the session store forgets it when the app quits.
             session = SessionKeyStore()
             session.set(host, from_env)
-            return Session(MainWindow(settings, session, apikey=from_env))
+            record, problem = open_record(record_path, from_env)
+            window = MainWindow(
+                settings, session, apikey=from_env, record=record, redactor=redactor, notice=problem
+            )
+            return Session(window, _closers(record))
 
     choice = choose_store()
     store: KeyStore = choice.store
@@ -115,7 +144,23 @@ def build_session(
     except KeyStoreError as exc:
         notice = f"{exc.sentence} Enter it in Settings to keep it in memory for this session."
         store = SessionKeyStore()
-    return Session(MainWindow(settings, store, apikey=apikey, notice=notice))
+    record, problem = open_record(record_path, apikey or "")
+    notice = " ".join(n for n in (notice, problem) if n)
+    window = MainWindow(settings, store, apikey=apikey, notice=notice, record=record, redactor=redactor)
+    return Session(window, _closers(record))
+
+
+def open_record(path: Path | None, apikey: str) -> tuple[KillRecord | None, str]:
+    """The kill record, or None and a sentence saying why kills will not be kept."""
+    try:
+        return KillRecord(path, secret=apikey), ""
+    except (sqlite3.Error, OSError) as exc:
+        log.exception("could not open the kill record")
+        return None, f"The kill record could not be opened ({exc}); kills will run but will not be kept."
+
+
+def _closers(record: KillRecord | None) -> list[Callable[[], None]]:
+    return [record.close] if record is not None else []
 
 
 def app_icon() -> QIcon:
@@ -142,6 +187,15 @@ def run(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
     assert isinstance(app, QApplication)
     prepare_app(app)
+    redactor = KeyRedactor()
+    redactor.add(os.environ.get(ENV_KEY, "").strip())
+    log_path: Path | None
+    try:
+        log_path = open_log(redactor)
+    except OSError as exc:  # a read-only data directory must not stop the panic button
+        print(f"killswitch: the log file could not be opened ({exc.strerror}).", file=sys.stderr)
+        log_path = None
+    log.info("%s %s starting", APP_NAME, __version__)
     # One window per user. The demo stays out of it: it must never answer a script's
     # "killswitch trigger" meant for a real account, nor hide the real window.
     instance: SingleInstance | None = None
@@ -153,15 +207,21 @@ def run(argv: list[str]) -> int:
                 return 0
             instance = None  # nothing answered and the socket could not be taken: run alone
     try:
-        session = build_session(options)
+        session = build_session(options, redactor=redactor)
     except ValueError as exc:
         print(f"killswitch: {exc}", file=sys.stderr)
         if instance is not None:
             instance.close()
+        close_log()
         return EXIT_USAGE
+    # From here an unexpected exception is logged and shown, and the window keeps running.
+    crash_reporter = CrashReporter(redactor, log_path, dialog_parent=session.window)
+    crash_reporter.install()
     connect_fire_sources(session, instance)
     # Ctrl+C in the terminal closes the window cleanly; the timer lets Python see the signal.
     signal.signal(signal.SIGINT, lambda *_: session.window.close())
+    # A logout or `kill` closes the window the same way, so a running kill is finished and recorded.
+    signal.signal(signal.SIGTERM, lambda *_: session.window.close())
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(250)
@@ -172,3 +232,6 @@ def run(argv: list[str]) -> int:
     finally:
         heartbeat.stop()
         session.close()
+        crash_reporter.uninstall()
+        log.info("%s stopped", APP_NAME)
+        close_log()
