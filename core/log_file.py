@@ -79,6 +79,9 @@ def open_log(redactor: KeyRedactor, directory: Path | None = None, *, level: int
     """
     directory = log_dir() if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        # Owner-only directory: the rotated files (made with the default umask) stay private too.
+        directory.chmod(0o700)
     path = directory / LOG_FILE_NAME
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=False

@@ -53,3 +53,4 @@ def test_a_key_set_later_in_the_session_is_removed_too(logged: tuple[KeyRedactor
 def test_the_log_file_is_readable_by_its_owner_only(logged: tuple[KeyRedactor, Path]) -> None:
     _, path = logged
     assert path.stat().st_mode & 0o077 == 0
+    assert path.parent.stat().st_mode & 0o077 == 0
