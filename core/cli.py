@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -132,6 +133,9 @@ def run_headless_kill(
     trigger: str = "command line",
     on_progress: Callable[[str], None] | None = None,
 ) -> CancelReport:
+    """Fire a kill from this process and write it to the same record the window keeps."""
+    from core.record import KillRecord, RecordingKill
+
     with make_http_client() as http:
         client = OpenAlgoClient(host, apikey, http, strategy=strategy)
         switch = KillSwitch(
@@ -139,7 +143,17 @@ def run_headless_kill(
             deadline_s=deadline_s,
             on_progress=(lambda p: on_progress(p.text)) if on_progress else None,
         )
-        return switch.fire(trigger)
+        try:
+            record: KillRecord | None = KillRecord(secret=apikey)
+        except (OSError, sqlite3.Error) as exc:  # a broken disk must never stop a kill
+            print(f"killswitch: this kill will not be recorded ({exc})", file=sys.stderr)
+            record = None
+        if record is None:
+            return switch.fire(trigger)
+        try:
+            return RecordingKill(switch, record).fire(trigger)
+        finally:
+            record.close()
 
 
 def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

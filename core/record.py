@@ -7,10 +7,14 @@ A kill is written in three steps, each committed before the next request goes ou
 2. :meth:`KillRecord.add_exchange` -- each request and reply (key removed) as it happens;
 3. :meth:`KillRecord.finish` -- the verdict, every order's outcome with its reason, the timings.
 
-The database runs in WAL mode with ``synchronous=FULL``: a committed row is on disk before
-the call returns, and a process killed between two commits leaves a database that opens
-cleanly with everything committed before it. A kill that was begun but never finished is
-marked ``interrupted`` by :meth:`KillRecord.mark_interrupted` at the next start.
+The database runs in WAL mode with ``synchronous=NORMAL``: a committed row is in the
+write-ahead log (the operating system's file cache) before the call returns, so a crash or a
+``kill -9`` of the app between two commits leaves a database that opens cleanly with everything
+committed before it. Only a power cut or an OS crash can lose the last commits: ``FULL`` would
+close that gap with an fsync per commit -- on the panic path, before the cancel-all goes out
+and after every cancel of the sweep -- and a kill switch must not wait on a disk to fire.
+A kill that was begun but never finished is marked ``interrupted`` by
+:meth:`KillRecord.mark_interrupted` at the next start.
 
 :class:`RecordingKill` ties a :class:`~core.kill.KillSwitch` to a record: it begins, fires,
 records exchanges live through the client's observer chain, and finishes. Recording never
@@ -239,7 +243,7 @@ class KillRecord:
         self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

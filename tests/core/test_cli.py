@@ -138,3 +138,21 @@ def test_version_matches_pyproject(clean_env: dict[str, str]) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     result = run_cli("--version", env=clean_env)
     assert result.returncode == 0 and version in result.stdout
+
+
+def test_a_command_line_kill_is_in_the_record_the_window_shows(
+    simulate_process: tuple[str, str], clean_env: dict[str, str]
+) -> None:
+    from core.record import KillRecord
+
+    url, key = simulate_process
+    result = run_cli("cancel-all", "--host", url, "--json", env={**clean_env, "OPENALGO_API_KEY": key})
+    assert result.returncode == 0, result.stderr
+    record = KillRecord(Path(clean_env["KILLSWITCH_DATA_DIR"]) / "kills.sqlite3")
+    try:
+        [kill] = record.history()
+    finally:
+        record.close()
+    assert kill.trigger == "command line" and kill.verdict == "flat"
+    raw = (Path(clean_env["KILLSWITCH_DATA_DIR"]) / "kills.sqlite3").read_bytes()
+    assert key.encode() not in raw

@@ -1,0 +1,32 @@
+"""Every test runs against its own config, data and runtime folders, never the user's own.
+
+Kills write a record, settings are saved, the one-instance socket is created: a test run must
+not touch a trader's real ones, nor find a real window's socket. Tests that need particular
+folders set them again themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def private_app_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("app-dirs")
+    for name, sub in (
+        ("KILLSWITCH_CONFIG_DIR", "config"),
+        ("KILLSWITCH_DATA_DIR", "data"),
+        ("KILLSWITCH_RUNTIME_DIR", "run"),
+    ):
+        folder = root / sub
+        folder.mkdir(mode=0o700)
+        monkeypatch.setenv(name, str(folder))
+    yield root
