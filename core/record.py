@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from core.client import Exchange, redact
+from core.files import write_atomically
 from core.kill import CancelReport, KillSwitch, order_json
 from core.orders import Order, text
 from core.settings import data_dir
@@ -476,16 +476,14 @@ class KillRecord:
             for row in rows:
                 writer.writerow({k: _cell(v) for k, v in row.items()})
 
-        _write_atomically(Path(path), write, newline="")
+        write_atomically(Path(path), write, newline="")
         return len(rows)
 
     def export_json(self, path: Path | str, kill_ids: Sequence[int] | None = None) -> int:
         """Write whole kills, with every exchange, as JSON. Returns the number of kills."""
         kills = [d.to_json() for d in self._selected(kill_ids)]
         document = {"exported_at": _iso(time.time()), "kills": kills}
-        _write_atomically(
-            Path(path), lambda handle: json.dump(document, handle, indent=2, ensure_ascii=False)
-        )
+        write_atomically(Path(path), lambda handle: json.dump(document, handle, indent=2, ensure_ascii=False))
         return len(kills)
 
     # -- internals -----------------------------------------------------------------------
@@ -653,20 +651,6 @@ def _json_dict(raw: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _write_atomically(path: Path, write: Callable[[Any], None], newline: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RecordingKill:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import platformdirs
 
 from core.client import DEFAULT_STRATEGY, normalise_host
+from core.files import write_atomically
 
 APP_DIR_NAME = "openalgo-killswitch"
 DEFAULT_HOST = "http://127.0.0.1:5000"
@@ -110,17 +110,8 @@ def from_dict(raw: dict[str, Any]) -> Settings:
 
 def save(settings: Settings, path: Path | None = None) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = asdict(settings)
     data["firing_policy"] = settings.firing_policy.value
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(
+        path or settings_path(), lambda handle: json.dump(data, handle, indent=2, sort_keys=True)
+    )
