@@ -23,6 +23,16 @@ ping (``KillSwitch.keep_warm`` every 30 s) runs on a small helper thread over th
 never on the kill thread, so a press never waits behind a ping either; if the two ever overlap,
 the kill takes another pooled connection.
 
+**Announcing a kill** (:class:`_Herald`). The UI hears of a kill (``killStarted``, then the held
+"Cancel-all sent…" progress) only once the ``cancelallorder`` request is on the wire: httpx's
+``trace`` request extension reports ``http11.send_request_body.complete`` on the kill thread, a few
+hundred microseconds before the server has read the body. Until then the UI thread stays asleep,
+so its reaction (button text, tooltip, repaint, status bar) never competes with the kill thread
+for the interpreter lock while it sends. A 20 ms fallback timer on the UI thread announces the
+kill anyway when the request cannot get out (a dead network, a transport without tracing), and
+the cancel-all's answer, or the end of the kill, announces it at the latest; ``killStarted``
+always comes before the kill's first ``killProgress`` and before its ``killFinished``.
+
 A fire while a kill runs joins it: there is never more than one ``cancelallorder`` in flight, and
 the kill's report counts the joined presses.
 
@@ -35,8 +45,9 @@ Signals (all delivered on the thread that owns the :class:`Lanes`, normally the 
 
 - ``bookUpdated(OrderBook)`` after each good poll;
 - ``connectionChanged(ConnectionState)`` after each poll and whenever the state changes;
-- ``killStarted(str)`` with the trigger's name, once per kill (not for joined presses);
-- ``killProgress(KillProgress)`` as the kill goes;
+- ``killStarted(str)`` with the trigger's name, once per kill (not for joined presses), once its
+  cancel-all is on the wire (at most ~20 ms after the press; see above);
+- ``killProgress(KillProgress)`` as the kill goes, starting with "Cancel-all sent…";
 - ``killFinished(CancelReport)`` once per kill, with ``joined`` set;
 - ``connectionTested(ConnectionTest)`` after :meth:`Lanes.test_connection`.
 """
@@ -64,7 +75,7 @@ from core.client import (
     interpret,
     make_http_client,
 )
-from core.kill import CancelReport, KillSwitch
+from core.kill import CancelReport, KillProgress, KillSwitch
 from core.orders import Order
 from core.record import KillRecord, RecordingKill
 
@@ -73,6 +84,8 @@ log = logging.getLogger(__name__)
 KEEP_WARM_S: Final = 30.0
 MAX_BACKOFF_S: Final = 10.0
 MIN_POLL_INTERVAL_S: Final = 0.05
+ANNOUNCE_FALLBACK_MS: Final = 20  # the longest the UI waits to show that a kill started
+_ON_THE_WIRE: Final = ("http11.send_request_body.complete", "http2.send_request_body.complete")
 
 HttpFactory = Callable[[], httpx.Client]
 
@@ -320,6 +333,66 @@ def check_connection(client: OpenAlgoClient) -> ConnectionTest:
 # -- the kill lane ---------------------------------------------------------------------
 
 
+class _Herald(QObject):
+    """Announces each kill to the UI once its cancel-all is on the wire (see the module docstring).
+
+    ``arm`` (any thread, in :meth:`Lanes.fire`) starts a kill's announcement; ``announce`` (any
+    thread, idempotent per kill) sends ``started`` and then the progress held until then;
+    ``progress`` holds the kill's "Cancel-all sent…" until the announcement and passes everything
+    else on. Both signals are emitted under one lock and always reach the UI thread queued, so
+    they arrive in order and an emitting thread never runs UI code.
+
+    Signals:
+        started(str): the trigger's name, once per kill.
+        progress(KillProgress): the kill's progress, after ``started``.
+    """
+
+    started = Signal(str)
+    progress = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._trigger: str | None = None  # the armed kill's trigger, until it is announced
+        self._held: list[KillProgress] = []
+
+    @property
+    def waiting(self) -> bool:
+        """True from ``arm`` until the kill is announced."""
+        return self._trigger is not None
+
+    def arm(self, trigger: str) -> None:
+        with self._lock:
+            self._trigger = trigger
+            self._held = []
+
+    def announce(self) -> None:
+        with self._lock:
+            trigger, self._trigger = self._trigger, None
+            if trigger is None:
+                return
+            held, self._held = self._held, []
+            self.started.emit(trigger)
+            for progress in held:
+                self.progress.emit(progress)
+
+    def pass_on(self, progress: KillProgress) -> None:
+        """The kill's progress callback (kill thread and sweep threads)."""
+        if self._trigger is not None:
+            with self._lock:
+                if self._trigger is not None and progress.phase == "cancel_all":
+                    self._held.append(progress)  # said once the request is out
+                    return
+            self.announce()  # the cancel-all answered before any trace or timer said so
+        with self._lock:
+            self.progress.emit(progress)
+
+    def trace(self, event: str, info: object) -> None:
+        """httpx's ``trace`` extension on the cancel-all request (kill thread)."""
+        if event in _ON_THE_WIRE:
+            self.announce()
+
+
 @dataclass(frozen=True)
 class _Fire:
     trigger: str
@@ -340,13 +413,14 @@ _STOP: Final = object()
 class KillWorker(QObject):
     """Runs kills on the kill lane's thread, one at a time, through the lane's own client.
 
+    Progress goes out through the lanes' :class:`_Herald` (from the kill thread and the sweep's
+    threads), which holds it until the kill is announced.
+
     Signals:
-        progress(KillProgress): from the kill thread and the sweep's threads.
         done(CancelReport, object): the report (``joined`` set) and what the kill taught about
             Semi-Auto mode: True (refused for it), False (a cancel went through) or None.
     """
 
-    progress = Signal(object)
     done = Signal(object, object)
 
     def __init__(
@@ -358,6 +432,7 @@ class KillWorker(QObject):
         http: httpx.Client,
         gate: _KillGate,
         home: QThread,
+        herald: _Herald,
         *,
         keep_warm_s: float = KEEP_WARM_S,
         record: KillRecord | None = None,
@@ -365,6 +440,11 @@ class KillWorker(QObject):
     ) -> None:
         super().__init__()
         self.http = http
+        self._herald = herald
+        # The cancel-all request carries httpx's trace hook, which tells the herald when the
+        # request is on the wire. A request hook, not a change to the client: it works for any
+        # client the factory makes (tests add hooks of their own).
+        http.event_hooks["request"].append(self._trace_cancel_all)
         self._gate = gate
         self._home = home
         self._keep_warm_s = keep_warm_s
@@ -378,13 +458,17 @@ class KillWorker(QObject):
 
     def _make_switch(self, host: str, apikey: str, strategy: str, deadline_s: float) -> KillSwitch:
         client = OpenAlgoClient(host, apikey, self.http, strategy=strategy)
-        switch = KillSwitch(client, deadline_s=deadline_s, on_progress=self.progress.emit)
+        switch = KillSwitch(client, deadline_s=deadline_s, on_progress=self._herald.pass_on)
         if self._record is not None:
             # Every kill is begun in the record before its first request and each exchange is
             # written as it happens, so a crash mid-kill leaves its trace (core.record).
             self._record.secret = apikey
             self._recording = RecordingKill(switch, self._record, known_orders=self._known_orders)
         return switch
+
+    def _trace_cancel_all(self, request: httpx.Request) -> None:
+        if self._herald.waiting and request.url.path.endswith("/cancelallorder"):
+            request.extensions["trace"] = self._herald.trace
 
     def submit(self, command: object) -> None:
         """Hand a command to the kill thread; safe from any thread, never blocks."""
@@ -416,6 +500,7 @@ class KillWorker(QObject):
     def _kill(self, command: _Fire) -> None:
         fire = self._recording.fire if self._recording is not None else self._switch.fire
         report = fire(command.trigger, triggered_at=command.triggered_at)
+        self._herald.announce()  # a kill that never sent its cancel-all still started
         joined = self._gate.leave()
         if joined != report.joined:
             report = replace(report, joined=joined)
@@ -470,14 +555,14 @@ class Lanes(QObject):
     killFinished = Signal(object)  # noqa: N815 -- core.kill.CancelReport
     connectionTested = Signal(object)  # noqa: N815 -- ConnectionTest
 
-    # Internal: cross-thread requests to the poll worker, and killStarted delivered after fire()
-    # has returned (so the UI's reaction never sits between the press and the wire).
+    # Internal: cross-thread requests to the poll worker, and the announcement's fallback timer
+    # started from a fire() on another thread (a hotkey's listener).
     _poll_set_interval = Signal(float)
     _poll_reconfigure = Signal(str, str, str)
     _poll_now = Signal()
     _poll_test = Signal()
     _poll_shutdown = Signal()
-    _started_later = Signal(str)
+    _arm_fallback = Signal()
 
     def __init__(
         self,
@@ -515,6 +600,18 @@ class Lanes(QObject):
         self._poll_test.connect(self.poll_worker.test_connection)
         self._poll_shutdown.connect(self.poll_worker.shutdown)
 
+        self._home_ident = threading.get_ident()  # the thread that owns this object and its timer
+        self._herald = _Herald(self)
+        # Queued even when emitted on this thread (the fallback timer): the herald emits under
+        # its lock, and a kill or sweep thread must never wait on that lock for UI work.
+        self._herald.started.connect(self._on_announced, Qt.ConnectionType.QueuedConnection)
+        self._herald.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._fallback = QTimer(self)
+        self._fallback.setSingleShot(True)
+        self._fallback.setInterval(ANNOUNCE_FALLBACK_MS)
+        self._fallback.timeout.connect(self._herald.announce)
+        self._arm_fallback.connect(self._fallback.start, Qt.ConnectionType.QueuedConnection)
+
         self.kill_thread = QThread()
         self.kill_thread.setObjectName("kill-lane")
         self.kill_worker = KillWorker(
@@ -525,14 +622,13 @@ class Lanes(QObject):
             http_factory(),
             self._gate,
             home,
+            self._herald,
             record=record,
             known_orders=lambda: self._last_orders,
         )
         self.kill_worker.moveToThread(self.kill_thread)
         self.kill_thread.started.connect(self.kill_worker.serve)
-        self.kill_worker.progress.connect(self._on_progress)
         self.kill_worker.done.connect(self._on_kill_done)
-        self._started_later.connect(self.killStarted, Qt.ConnectionType.QueuedConnection)
 
         app = QCoreApplication.instance()
         if app is not None:
@@ -577,20 +673,28 @@ class Lanes(QObject):
         self.poll_thread.wait()
         self.kill_thread.wait()
 
-    def fire(self, trigger: str) -> None:
-        """Kill now: stamps the press and hands it to the kill lane at once.
+    def fire(self, trigger: str) -> bool:
+        """Kill now: stamps the press and hands it to the kill lane at once. Safe from any thread.
 
         A press while a kill runs joins it (the report's ``joined`` counts it); there is never
-        more than one cancel-all in flight. ``killStarted`` follows through the event loop.
+        more than one cancel-all in flight. ``killStarted`` follows once the cancel-all is on the
+        wire (module docstring). False only when the lanes have stopped and the press went
+        nowhere.
         """
         triggered_at = time.perf_counter()
         if self._stopped:
             log.warning("fire(%r) after the lanes stopped; ignored", trigger)
-            return
+            return False
         if not self._gate.enter():
-            return
-        self._started_later.emit(trigger)
+            return True
+        self._herald.arm(trigger)
+        here = threading.get_ident() == self._home_ident
+        if here:
+            self._fallback.start()  # a few microseconds, and nothing to wake
         self.kill_worker.submit(_Fire(trigger, triggered_at))
+        if not here:
+            self._arm_fallback.emit()
+        return True
 
     def reconfigure(
         self, host: str, apikey: str, strategy: str, poll_interval_s: float, deadline_s: float
@@ -655,6 +759,11 @@ class Lanes(QObject):
         if test.ok:
             self._set_state(replace(self._state, reachable=True, key_ok=True, mode=test.mode))
         self.connectionTested.emit(test)
+
+    @Slot(str)
+    def _on_announced(self, trigger: str) -> None:
+        if not self._stopped:
+            self.killStarted.emit(trigger)
 
     @Slot(object)
     def _on_progress(self, progress: object) -> None:

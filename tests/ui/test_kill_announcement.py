@@ -1,0 +1,73 @@
+"""When the window hears that a kill started: once its cancel-all is on the wire, or at once
+when the request cannot get out, and always before the kill's progress and its report."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from pytestqt.qtbot import QtBot
+
+from core.client import make_http_client
+from core.kill import CancelReport, KillProgress, Verdict
+from tests.ui.conftest import LanesFactory
+
+pytestmark = pytest.mark.qt_log_level_fail("WARNING")
+
+KILL_MS = 20_000
+POLL_MS = 5_000
+
+
+def test_a_kill_is_announced_before_its_progress_and_its_report(
+    qtbot: QtBot, lanes_factory: LanesFactory
+) -> None:
+    lanes = lanes_factory()
+    qtbot.waitUntil(lambda: lanes.connection.connected, timeout=POLL_MS)
+    seen: list[str] = []
+    lanes.killStarted.connect(lambda trigger: seen.append(f"started by {trigger}"))
+    lanes.killProgress.connect(lambda progress: seen.append(progress.phase))
+    lanes.killFinished.connect(lambda report: seen.append(report.verdict.value))
+
+    with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS):
+        lanes.fire("button")
+
+    assert seen[0] == "started by button"
+    assert seen[1] == "cancel_all"
+    assert seen[-1] == Verdict.FLAT.value
+    assert seen.count("started by button") == 1
+
+
+def test_a_kill_whose_request_cannot_get_out_still_shows_that_it_started(
+    qtbot: QtBot, lanes_factory: LanesFactory
+) -> None:
+    # A mock transport, because a real network that swallows a request cannot be made to order
+    # here: its cancel-all never reaches the wire (so no trace says it did) until released.
+    released = threading.Event()
+
+    def network(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancelallorder"):
+            released.wait(30)
+            raise httpx.ConnectError("no route to host", request=request)
+        return httpx.Response(503, text="unavailable")
+
+    lanes = lanes_factory(
+        http_factory=lambda: make_http_client(transport=httpx.MockTransport(network)),
+        poll_interval_s=5.0,
+    )
+    progress: list[KillProgress] = []
+    lanes.killProgress.connect(progress.append)
+
+    try:
+        with qtbot.waitSignal(lanes.killStarted, timeout=KILL_MS) as started:
+            lanes.fire("hotkey")
+        qtbot.waitUntil(lambda: bool(progress), timeout=POLL_MS)
+        assert started.args == ["hotkey"]
+        assert not released.is_set() and lanes.kill_in_flight  # announced while still stuck
+        assert progress[0].text == "Cancel-all sent…"
+    finally:
+        with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as finished:
+            released.set()
+
+    report: CancelReport = finished.args[0]
+    assert report.verdict is not Verdict.FLAT
