@@ -321,7 +321,11 @@ class OpenAlgoClient:
             mode=mode_of(body),
         )
 
-    def orderbook(self) -> OrderBook | ApiError:
+    def orderbook(
+        self, parse_row: Callable[[Mapping[str, Any]], Order] = Order.from_json
+    ) -> OrderBook | ApiError:
+        """The order book; ``parse_row`` turns each row into an ``Order`` (a poller passes
+        ``core.book_changes.BookTracker.parse_row`` to reuse last poll's unchanged orders)."""
         body = self._call("orderbook", {})
         if isinstance(body, ApiError):
             return body
@@ -341,7 +345,7 @@ class OpenAlgoClient:
             rows = []
         if not isinstance(rows, list):
             return self._bad_shape("orderbook", "the order book was not a list of orders")
-        orders = tuple(Order.from_json(r) for r in rows if isinstance(r, Mapping))
+        orders = tuple(parse_row(r) for r in rows if isinstance(r, Mapping))
         if len(orders) != len(rows):
             return self._bad_shape("orderbook", "some rows of the order book were not orders")
         return OrderBook(orders, mode_of(body), stats if isinstance(stats, Mapping) else {})
