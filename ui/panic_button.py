@@ -106,6 +106,7 @@ class PanicButton(QAbstractButton):
 
         self._holding = False
         self._hold_fired = False
+        self._released_fire = False  # this mouse release already fired; its clicked must not
         self._hold_clock = QElapsedTimer()
         self._hold_timer = QTimer(self)
         self._hold_timer.setInterval(self.HOLD_TICK_MS)
@@ -235,6 +236,20 @@ class PanicButton(QAbstractButton):
             self._end_hold()
             event.accept()
             return
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and self.isDown()
+            and self.hitButton(event.position().toPoint())
+        ):
+            # Qt repaints the button (this class's whole paintEvent) before it emits clicked;
+            # the trigger goes first, and the repaint runs while the request is on its way.
+            self._released_fire = True
+            try:
+                self.fireRequested.emit()
+                super().mouseReleaseEvent(event)
+            finally:
+                self._released_fire = False
+            return
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 -- Qt override
@@ -265,7 +280,7 @@ class PanicButton(QAbstractButton):
         super().focusOutEvent(event)
 
     def _on_clicked(self) -> None:
-        if self._policy is not FiringPolicy.HOLD:
+        if self._policy is not FiringPolicy.HOLD and not self._released_fire:
             self.fireRequested.emit()
 
     def _start_hold(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
@@ -83,3 +84,20 @@ def test_the_hold_policy_tells_how_long_to_hold(button: PanicButton) -> None:
     assert "0.8 s" in button.how_to_fire()
     button.set_policy(FiringPolicy.CONFIRM, 800)
     assert "confirm" in button.how_to_fire()
+
+
+@pytest.mark.parametrize("policy", [FiringPolicy.IMMEDIATE, FiringPolicy.CONFIRM])
+def test_a_mouse_click_asks_to_fire_once_before_the_button_redraws_itself(
+    qtbot: QtBot, button: PanicButton, policy: FiringPolicy
+) -> None:
+    # Qt repaints a released button before it emits clicked; the press must not wait for that.
+    button.set_policy(policy, 600)
+    button.show()
+    qtbot.waitExposed(button)
+    still_down_when_asked: list[bool] = []
+    button.fireRequested.connect(lambda: still_down_when_asked.append(button.isDown()))
+
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    assert still_down_when_asked == [True]
+    assert not button.isDown()
