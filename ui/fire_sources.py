@@ -62,9 +62,11 @@ class FireSources(QObject):
     ) -> None:
         super().__init__(parent if parent is not None else window)
         self.window = window
-        self.bridge = HotkeyBridge(hotkey, self)
         settings: Settings = window.settings
         self.trigger = ChordTrigger(settings.firing_policy, settings.hold_ms, "hotkey", self)
+        self.bridge = HotkeyBridge(
+            hotkey, self, press_now=self._press_now, release_now=self.trigger.release_now
+        )
         self.bridge.pressed.connect(self.trigger.press)
         self.bridge.released.connect(self.trigger.release)
         self.trigger.fire.connect(window.fire)
@@ -143,6 +145,15 @@ class FireSources(QObject):
         else:
             self.hotkey_label.setText(self.capability.sentence)
             self.hotkey_label.setToolTip(self.capability.fallback)
+
+    def _press_now(self) -> bool:
+        """The hotkey's own thread: under the immediate policy, straight into the kill lane
+        (``Lanes.fire`` is thread-safe). Without lanes (no key yet) the press goes to the window
+        on the UI thread, which says what is missing."""
+        lanes = getattr(self.window, "lanes", None)
+        if lanes is None:
+            return False
+        return self.trigger.press_now(lanes.fire)
 
     def _refuse_fire(self, host: str | None) -> str | None:
         if getattr(self.window, "lanes", None) is None:

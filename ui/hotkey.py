@@ -13,7 +13,9 @@
 
 Callbacks arrive on the implementation's own thread. ``HotkeyBridge`` turns them into Qt signals
 delivered on the UI thread, and ``ChordTrigger`` applies the firing policy (hold-to-fire means
-holding the chord).
+holding the chord). Under the immediate policy a press needs no UI thread at all:
+``ChordTrigger.press_now`` fires it from the hotkey's own thread (``Lanes.fire`` is thread-safe),
+so the kill's request does not wait for the UI thread to wake and dispatch a queued signal.
 
 Chords use pynput's syntax, as stored in settings: ``"<ctrl>+<alt>+<shift>+k"``.
 """
@@ -414,25 +416,47 @@ class HotkeyBridge(QObject):
     """Runs a GlobalHotkey and re-emits its callbacks as signals on the UI thread.
 
     Signals:
-        pressed(): the chord went down (once per press; key repeat does not re-emit).
+        pressed(): the chord went down (once per press; key repeat does not re-emit), unless
+            ``press_now`` handled the press on the hotkey's thread.
         released(): the chord came up (any of its keys let go).
         capabilityChanged(object): a HotkeyCapability after every start/stop.
 
     The hotkey's thread emits on this QObject, which lives on the UI thread, so Qt queues each
     emission to the receivers there; no Qt object is touched from the hotkey thread.
+    ``press_now`` and ``release_now``, when given, run first on the hotkey's thread and must be
+    thread-safe (``ChordTrigger.press_now``/``release_now``); ``press_now`` returns True when it
+    handled the press.
     """
 
     pressed = Signal()
     released = Signal()
     capabilityChanged = Signal(object)  # noqa: N815 - Qt naming for signals
 
-    def __init__(self, hotkey: GlobalHotkey | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        hotkey: GlobalHotkey | None = None,
+        parent: QObject | None = None,
+        *,
+        press_now: Callable[[], bool] | None = None,
+        release_now: Callback | None = None,
+    ) -> None:
         super().__init__(parent)
         self.hotkey = hotkey if hotkey is not None else make_hotkey()
+        self.press_now = press_now
+        self.release_now = release_now
         self._capability = NOT_STARTED
 
+    def _on_press(self) -> None:  # the hotkey's thread
+        if self.press_now is None or not self.press_now():
+            self.pressed.emit()
+
+    def _on_release(self) -> None:  # the hotkey's thread
+        if self.release_now is not None:
+            self.release_now()
+        self.released.emit()
+
     def start(self, chord: str) -> HotkeyCapability:
-        self._capability = self.hotkey.start(chord, self.pressed.emit, self.released.emit)
+        self._capability = self.hotkey.start(chord, self._on_press, self._on_release)
         self.capabilityChanged.emit(self._capability)
         return self._capability
 
@@ -456,7 +480,9 @@ class ChordTrigger(QObject):
       ``holdCancelled`` if it comes up sooner;
     * confirm: ``confirm`` on press (the window asks, as for the button).
 
-    Signals carry the trigger name ("hotkey").
+    Signals carry the trigger name ("hotkey"). ``press_now``/``release_now`` are the same policy
+    for the hotkey's own thread (give them to ``HotkeyBridge``): under the immediate policy the
+    press fires there at once; under the others it goes on to ``press`` on the UI thread.
     """
 
     fire = Signal(str)
@@ -475,6 +501,7 @@ class ChordTrigger(QObject):
         self.policy = policy
         self.hold_ms = hold_ms
         self.trigger = trigger
+        self._lock = threading.Lock()  # _down is also set and cleared from the hotkey's thread
         self._down = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -488,10 +515,33 @@ class ChordTrigger(QObject):
     def holding(self) -> bool:
         return self._timer.isActive()
 
+    def press_now(self, fire: Callable[[str], bool]) -> bool:
+        """On the hotkey's thread: under the immediate policy, fire through ``fire`` (thread-safe,
+        True when the press went somewhere) and return True; otherwise False, and the press
+        should go on to :meth:`press` on the UI thread. A repeat of a press it fired returns
+        True and fires nothing."""
+        with self._lock:
+            if self.policy is not FiringPolicy.IMMEDIATE:
+                return False
+            if self._down:
+                return True  # key repeat, or a second press event for the same press
+            self._down = True
+        if fire(self.trigger):
+            return True
+        with self._lock:
+            self._down = False
+        return False
+
+    def release_now(self) -> None:
+        """On the hotkey's thread, as the chord comes up (``release`` follows on the UI thread)."""
+        with self._lock:
+            self._down = False
+
     def press(self) -> None:
-        if self._down:
-            return  # key repeat, or a second press event for the same hold
-        self._down = True
+        with self._lock:
+            if self._down:
+                return  # key repeat, or a second press event for the same hold
+            self._down = True
         if self.policy is FiringPolicy.IMMEDIATE:
             self.fire.emit(self.trigger)
         elif self.policy is FiringPolicy.CONFIRM:
@@ -501,7 +551,8 @@ class ChordTrigger(QObject):
             self.holdStarted.emit(self.hold_ms)
 
     def release(self) -> None:
-        self._down = False
+        with self._lock:
+            self._down = False
         if self._timer.isActive():
             self._timer.stop()
             self.holdCancelled.emit()

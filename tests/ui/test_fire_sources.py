@@ -99,6 +99,26 @@ def test_a_tap_on_the_hotkey_under_hold_to_fire_cancels_nothing(
     assert len(simulator.working_orders()) == WORKING_ORDERS
 
 
+def test_an_immediate_hotkey_press_reaches_the_server_while_the_window_is_busy(
+    qtbot: QtBot, simulator: Simulator, wired: Callable[..., Wired]
+) -> None:
+    window, _, keyboard = wired(FiringPolicy.IMMEDIATE)
+    assert window.lanes is not None
+    listener = threading.Thread(target=keyboard.press, name="hotkey-listener")  # as X11's thread
+    arrived = threading.Event()
+    simulator.on_request = lambda endpoint, _at: endpoint == "cancelallorder" and arrived.set()
+
+    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+        listener.start()
+        # The UI thread is busy (handles no events) until the server has the cancel-all.
+        assert arrived.wait(KILL_TIMEOUT_MS / 1000)
+    listener.join()
+    keyboard.release()
+    simulator.on_request = None
+    assert finished.args[0].trigger == "hotkey"
+    assert simulator.working_orders() == []
+
+
 def test_killswitch_trigger_fires_the_window_and_gets_its_verdict(
     qtbot: QtBot, simulator: Simulator, wired: Callable[..., Wired], socket_name: str
 ) -> None:

@@ -82,6 +82,49 @@ def test_key_repeat_while_holding_fires_only_once(qtbot: QtBot) -> None:
     assert fired == ["hotkey", "hotkey"]
 
 
+def test_an_immediate_press_fires_on_the_keyboard_thread_once_until_the_chord_comes_up(
+    qtbot: QtBot,
+) -> None:
+    keyboard = FakeHotkey()
+    trigger = ChordTrigger(FiringPolicy.IMMEDIATE)
+    fired_on: list[threading.Thread] = []
+
+    def fire(name: str) -> bool:
+        fired_on.append(threading.current_thread())
+        return True
+
+    bridge = HotkeyBridge(
+        keyboard, press_now=lambda: trigger.press_now(fire), release_now=trigger.release_now
+    )
+    bridge.pressed.connect(trigger.press)
+    bridge.released.connect(trigger.release)
+    assert bridge.start(DEFAULT_HOTKEY).ok
+
+    def type_on_the_keyboard_thread() -> None:
+        keyboard.press()
+        keyboard.press()  # key repeat
+        keyboard.release()
+        keyboard.press()  # a second press
+
+    with qtbot.assertNotEmitted(trigger.fire):
+        thread = threading.Thread(target=type_on_the_keyboard_thread, name="keyboard")
+        thread.start()
+        thread.join()
+    assert fired_on == [thread, thread]
+    bridge.stop()
+
+
+def test_the_hold_policy_still_waits_for_the_hold_when_pressed_on_the_keyboard_thread(
+    qtbot: QtBot,
+) -> None:
+    trigger = ChordTrigger(FiringPolicy.HOLD, hold_ms=60_000)
+    assert not trigger.press_now(lambda name: True)  # handed on to press() on the UI thread
+    with qtbot.waitSignal(trigger.holdStarted, timeout=2000):
+        trigger.press()
+    assert trigger.holding
+    trigger.release()
+
+
 def test_the_confirm_policy_asks_instead_of_firing(qtbot: QtBot) -> None:
     trigger = ChordTrigger(FiringPolicy.CONFIRM)
     fired: list[str] = []
