@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
         orders_layout.addLayout(orders_head)
         orders_layout.addWidget(self.table)
 
-        self.results = ResultsPane()
+        self.results = ResultsPane(history=self.record is not None)
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)

@@ -1,12 +1,19 @@
-"""Each kill of the session, newest on top: verdict, trigger, the server's message, every order
-cancelled (by the server or by the sweep), every failure with its reason, every order still
-working at the end, and the timings. Read-only, selectable and copyable."""
+"""Each kill of the session, newest on top: verdict, trigger, the server's message, the orders
+cancelled (by the server or by the sweep), the failures with their reasons, the orders still
+working at the end, and the timings. Read-only, selectable and copyable.
+
+Each list shows at most ``MAX_LISTED`` orders and says how many more there are and where the full
+list is (History and its export, when the window keeps a kill record): a kill of 10,000 orders
+must not stall the window for seconds while Qt lays out 10,000 lines. Adding a kill costs only
+that kill (its block is inserted above the earlier ones, which are never re-rendered).
+"""
 
 from __future__ import annotations
 
 import html
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
@@ -14,6 +21,12 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from core.kill import CancelReport, Verdict
 from core.orders import Order
+
+T = TypeVar("T")
+
+MAX_LISTED: Final = 50  # orders listed per section of a kill; the rest are counted
+WITH_HISTORY: Final = "full list in History / Export"
+WITHOUT_HISTORY: Final = "not listed here"
 
 _VERDICT_CSS = {
     Verdict.FLAT: ("#2e7d32", "#ffffff"),
@@ -30,10 +43,15 @@ _EMPTY = (
 
 
 class ResultsPane(QTextBrowser):
-    """The session's kills as selectable text; ``reports`` holds them, oldest first."""
+    """The session's kills as selectable text; ``reports`` holds them, oldest first.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    ``history`` says whether the full lists can be found in the window's History (a kill
+    record is kept); the pane says where the orders it does not list are.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, history: bool = True) -> None:
         super().__init__(parent)
+        self.history = history
         self.setObjectName("resultsPane")
         self.setAccessibleName("resultsPane")
         self.setAccessibleDescription("Results of each kill this session, newest first")
@@ -56,7 +74,8 @@ class ResultsPane(QTextBrowser):
     def add_report(self, report: CancelReport, known: Mapping[str, Order] | None = None) -> None:
         """Show a finished kill above the earlier ones. ``known`` describes orders by id."""
         self.reports.append(report)
-        self._insert_on_top(render_report(report, known or {}, len(self.reports)))
+        more = WITH_HISTORY if self.history else WITHOUT_HISTORY
+        self._insert_on_top(render_report(report, known or {}, len(self.reports), more=more))
 
     def _insert_on_top(self, block: str) -> None:
         if len(self.reports) + len(self.notices) == 1:
@@ -78,18 +97,27 @@ def _describe(orderid: str, known: Mapping[str, Order]) -> str:
     return html.escape(order.describe())
 
 
-def _rows(title: str, colour: str, lines: list[str]) -> str:
-    if not lines:
+def _rows(title: str, colour: str, items: Sequence[T], line: Callable[[T], str], more: str) -> str:
+    """A titled list of ``items`` (title counts them all); only the first ``MAX_LISTED`` are
+    formatted and listed, then one line says how many more and where they are."""
+    if not items:
         return ""
-    items = "".join(f"<li>{line}</li>" for line in lines)
+    lines = [line(item) for item in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(f"<i>… and {len(items) - MAX_LISTED:,} more ({html.escape(more)})</i>")
+    listed = "".join(f"<li>{text}</li>" for text in lines)
     return (
-        f"<p style='margin:8px 0 2px 0; color:{colour}; font-weight:bold'>{html.escape(title)}</p>"
-        f"<ul style='margin-top:0'>{items}</ul>"
+        f"<p style='margin:8px 0 2px 0; color:{colour}; font-weight:bold'>"
+        f"{html.escape(title)} ({len(items):,})</p>"
+        f"<ul style='margin-top:0'>{listed}</ul>"
     )
 
 
-def render_report(report: CancelReport, known: Mapping[str, Order], number: int) -> str:
-    """One kill as HTML; every piece of server text is escaped."""
+def render_report(
+    report: CancelReport, known: Mapping[str, Order], number: int, *, more: str = WITH_HISTORY
+) -> str:
+    """One kill as HTML; every piece of server text is escaped. Each list names at most
+    ``MAX_LISTED`` orders; ``more`` says where the rest are."""
     bg, fg = _VERDICT_CSS[report.verdict]
     when = time.strftime("%H:%M:%S", time.localtime(report.started_at))
     mode = report.mode.upper() if report.mode in ("live", "analyze") else "MODE UNKNOWN"
@@ -108,28 +136,34 @@ def render_report(report: CancelReport, known: Mapping[str, Order], number: int)
 
     # What still needs the trader comes first: orders still working, then failures.
     label = "Still working at the end" if report.remaining_verified else "Last seen working (not re-checked)"
-    remaining = [
-        f"{html.escape(o.describe())} [{html.escape(o.status) or 'no status'}]" for o in report.remaining
-    ]
-    body += _rows(f"{label} ({len(remaining)})", "#ffb74d", remaining)
-
-    failed = [
-        f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — "
-        f"{html.escape(f.reason) if f.reason else 'the server gave no reason'}"
-        for f in report.failures
-    ]
-    body += _rows(f"Failed to cancel ({len(failed)})", "#ef9a9a", failed)
-
-    finished = [
-        f"{_describe(o, known)} — already finished when the sweep reached it" for o in report.already_finished
-    ]
-    body += _rows(f"Already finished ({len(finished)})", "#b0bec5", finished)
-
-    cancelled = [f"{_describe(o, known)} — by the sweep" for o in report.canceled_by_sweep]
-    cancelled += [f"{_describe(o, known)} — by the server" for o in report.canceled_by_server]
-    body += _rows(f"Cancelled ({len(cancelled)})", "#81c784", cancelled)
-
-    body += _rows("Notes", "#b0bec5", [html.escape(e) for e in report.errors])
+    body += _rows(
+        label,
+        "#ffb74d",
+        report.remaining,
+        lambda o: f"{html.escape(o.describe())} [{html.escape(o.status) or 'no status'}]",
+        more,
+    )
+    body += _rows(
+        "Failed to cancel",
+        "#ef9a9a",
+        report.failures,
+        lambda f: (
+            f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — "
+            f"{html.escape(f.reason) if f.reason else 'the server gave no reason'}"
+        ),
+        more,
+    )
+    body += _rows(
+        "Already finished",
+        "#b0bec5",
+        report.already_finished,
+        lambda o: f"{_describe(o, known)} — already finished when the sweep reached it",
+        more,
+    )
+    cancelled = [(o, "by the sweep") for o in report.canceled_by_sweep]
+    cancelled += [(o, "by the server") for o in report.canceled_by_server]
+    body += _rows("Cancelled", "#81c784", cancelled, lambda c: f"{_describe(c[0], known)} — {c[1]}", more)
+    body += _rows("Notes", "#b0bec5", report.errors, html.escape, more)
 
     timings = []
     if report.trigger_to_response_ms is not None:
