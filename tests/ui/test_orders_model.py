@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.modeltest import ModelTester
 
+from core.book_changes import BookTracker
 from core.client import OpenAlgoClient, OrderBook, make_http_client
 from core.orders import Order
 from core.simulator import Quirks, Simulator
@@ -219,3 +224,183 @@ def test_a_selected_row_survives_a_poll_that_changes_other_rows(
     assert keep.isValid()
     assert model.orderAt(keep.row()).orderid == kept.orderid
     assert model.orderAt(keep.row()).price == kept.price + 1
+
+
+# -- sorting and changes inside the model ------------------------------------------------------
+
+PRICE = OrdersModel.COLUMNS.index("Price")
+STATUS = OrdersModel.COLUMNS.index("Status")
+
+
+def column_values(model: OrdersModel, column: int) -> list[object]:
+    role = Qt.ItemDataRole.UserRole
+    return [model.data(model.index(row, column), role) for row in range(model.rowCount())]
+
+
+def test_sorting_by_price_puts_the_rows_in_numeric_order_and_keeps_the_selection(
+    qtmodeltester: ModelTester, read_book: ReadBook
+) -> None:
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    model.update(read_book())
+    selected = QPersistentModelIndex(model.index(5, 1))
+    order = model.orderAt(5)
+
+    model.sort(PRICE, Qt.SortOrder.DescendingOrder)
+
+    prices = column_values(model, PRICE)
+    assert prices == sorted(prices, reverse=True)
+    assert model.orderAt(selected.row()) is order
+
+
+def test_a_new_order_is_inserted_at_its_sorted_place(
+    qtmodeltester: ModelTester, simulator: Simulator, read_book: ReadBook
+) -> None:
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    model.update(read_book())
+    model.sort(PRICE, Qt.SortOrder.AscendingOrder)
+    signals = Signals(model)
+    simulator.add_random_orders(1)
+
+    model.update(read_book())
+
+    assert [kind for kind, _, _ in signals.seen] == ["inserted"]
+    prices = column_values(model, PRICE)
+    assert prices == sorted(prices)
+    assert model.rowCount() == 26
+
+
+def test_an_order_whose_sort_key_changes_moves_to_its_new_place_and_stays_selected(
+    qtmodeltester: ModelTester, simulator: Simulator, read_book: ReadBook
+) -> None:
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    model.show_all = True
+    model.update(read_book())
+    model.sort(STATUS, Qt.SortOrder.AscendingOrder)
+    moved: list[int] = []
+    model.rowsMoved.connect(lambda _p, first, _last, _d, _row: moved.append(first))
+    last = model.orderAt(model.rowCount() - 1)  # "trigger pending" or "open": after "complete"
+    selected = QPersistentModelIndex(model.index(model.rowCount() - 1, 0))
+
+    simulator.fill_order(last.orderid)
+    model.update(read_book())
+
+    assert moved == [24]
+    assert model.orderAt(selected.row()).orderid == last.orderid
+    assert model.orderAt(selected.row()).status == "complete"
+    statuses = column_values(model, STATUS)
+    assert statuses == sorted(statuses)
+
+
+def test_a_poll_that_ends_most_orders_is_one_layout_change_and_one_removal(
+    qtmodeltester: ModelTester, simulator: Simulator, read_book: ReadBook
+) -> None:
+    simulator.add_random_orders(50)
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    model.update(read_book())
+    signals = Signals(model)
+    keep = {model.orderAt(row).orderid for row in range(0, 75, 3)}  # 25 gaps: more than a few
+    for row in range(75):
+        if model.orderAt(row).orderid not in keep:
+            simulator.fill_order(model.orderAt(row).orderid)
+
+    model.update(read_book())
+
+    assert shown_ids(model) == keep == working_ids(simulator)
+    assert [kind for kind, _, _ in signals.seen] == ["layout", "removed"]
+
+
+def test_changes_computed_against_another_book_are_applied_as_a_whole_book(
+    qtmodeltester: ModelTester, simulator: Simulator, read_book: ReadBook
+) -> None:
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    tracker = BookTracker()
+    model.apply(tracker.changes(read_book()))
+    simulator.fill_order(model.orderAt(0).orderid)
+    skipped = tracker.changes(read_book())  # a poll the model never saw
+    simulator.add_random_orders(3)
+
+    latest = tracker.changes(read_book())
+    assert latest.base == skipped.serial
+    model.apply(latest)
+
+    assert shown_ids(model) == working_ids(simulator)
+    assert model.working_count() == 27
+
+
+BOOK_ORDERS = st.builds(
+    Order,
+    orderid=st.sampled_from([str(i) for i in range(30)]),
+    symbol=st.sampled_from(["SBIN", "INFY", "TCS"]),
+    status=st.sampled_from(["open", "complete", "trigger pending", "cancelled"]),
+    price=st.sampled_from([0.0, 10.0, 12.5, 99.0]),
+    quantity=st.sampled_from([1.0, 5.0]),
+)
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("book"), st.lists(BOOK_ORDERS, max_size=40)),
+        st.tuples(st.just("sort"), st.integers(min_value=-1, max_value=9), st.booleans()),
+        st.tuples(st.just("show all"), st.booleans()),
+        # a poll where a few orders change and a few arrive, as most polls are
+        st.tuples(st.just("tweak"), st.lists(BOOK_ORDERS, max_size=4), st.lists(BOOK_ORDERS, max_size=2)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_whatever_happens_the_rows_are_the_filtered_book_in_sorted_order(
+    qapp: object, steps: list[tuple[Any, ...]]
+) -> None:
+    model = OrdersModel()
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Warning)
+    tracker = BookTracker()
+    latest: dict[str, Order] = {}
+    column, descending = -1, False
+    for step in steps:
+        # Every row held, as a selection would: each must follow its order, or die with it.
+        held = [
+            (QPersistentModelIndex(model.index(r, 0)), model.orderAt(r).orderid)
+            for r in range(model.rowCount())
+        ]
+        if step[0] == "book":
+            orders = [replace(o) for o in step[1]]
+            latest = {o.orderid: o for o in orders}
+            model.apply(tracker.changes(orders))
+        elif step[0] == "tweak":
+            ids = list(latest)
+            for i, change in enumerate(step[1]):
+                if ids:
+                    orderid = ids[(i * 7 + len(ids) // 2) % len(ids)]
+                    latest[orderid] = replace(change, orderid=orderid)
+            for order in step[2]:
+                latest.setdefault(order.orderid, order)
+            model.apply(tracker.changes([replace(o) for o in latest.values()]))
+        elif step[0] == "sort":
+            column, descending = step[1], step[2]
+            model.sort(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        else:
+            model.show_all = step[1]
+
+        expected = {i for i, o in latest.items() if model.show_all or o.working}
+        assert shown_ids(model) == expected
+        assert model.rowCount() == len(expected)
+        assert all(
+            model.orderAt(row) == latest[model.orderAt(row).orderid] for row in range(model.rowCount())
+        )
+        assert model.working_count() == sum(o.working for o in latest.values())
+        if 0 <= column <= 9:
+            keys = column_values(model, column)
+            assert keys == sorted(keys, reverse=descending)
+        for index, orderid in held:
+            if orderid in expected:
+                assert index.isValid() and model.orderAt(index.row()).orderid == orderid
+            else:
+                assert not index.isValid()
+    del tester
