@@ -23,21 +23,34 @@ import types
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
-# keyring finds its backends through entry points; importing the ones this platform needs makes
-# them register even if a frozen build lost keyring's metadata, and shows them to PyInstaller.
-from keyring.backends import SecretService, chainer, fail, null
+# keyring (with secretstorage, jeepney and cryptography: 60-130 ms) is imported on first use of
+# the OS keyring, not with this module: the window's SessionKeyStore, a --demo start and a key
+# from the environment never need it, and a start that does need it reads the key after the
+# window's own imports.
 
-if sys.platform == "win32":
-    import keyring.backends.Windows
-elif sys.platform == "darwin":
-    import keyring.backends.macOS
+
+def _load_keyring() -> None:
+    """Import keyring and this platform's backends (once; later calls are dictionary look-ups).
+
+    keyring finds its backends through entry points; importing the ones this platform needs makes
+    them register even if a frozen build lost keyring's metadata (the spec lists them as hidden
+    imports through ``KEYRING_BACKEND_MODULES``).
+    """
+    import keyring
+    import keyring.errors
+    from keyring.backends import SecretService, chainer, fail, null  # noqa: F401
+
+    if sys.platform == "win32":
+        import keyring.backends.Windows
+    elif sys.platform == "darwin":
+        import keyring.backends.macOS  # noqa: F401
+
 
 __all__ = [
     "KEYRING_BACKEND_MODULES",
@@ -221,6 +234,9 @@ class OsKeyStore:
     """
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
+        _load_keyring()
+        import keyring
+
         self._backend = backend if backend is not None else keyring.get_keyring()
         self._description: str | None = None
 
@@ -238,7 +254,7 @@ class OsKeyStore:
         """
         try:
             backend = self._usable_backend()
-            if isinstance(backend, SecretService.Keyring):
+            if _is_secret_service(backend):
                 _secret_service_unlock(backend, prompt=False)
         except KeyStoreError as error:
             return error
@@ -250,7 +266,7 @@ class OsKeyStore:
         username = normalise_server(server)
         backend = self._usable_backend()
         try:
-            if isinstance(backend, SecretService.Keyring):
+            if _is_secret_service(backend):
                 _secret_service_unlock(backend, prompt=True)
             return backend.get_password(SERVICE_NAME, username)
         except KeyStoreError:
@@ -263,7 +279,7 @@ class OsKeyStore:
         username = normalise_server(server)
         backend = self._usable_backend()
         try:
-            if isinstance(backend, SecretService.Keyring):
+            if _is_secret_service(backend):
                 _secret_service_unlock(backend, prompt=True)
             backend.set_password(SERVICE_NAME, username, key)
         except KeyStoreError:
@@ -280,12 +296,12 @@ class OsKeyStore:
         username = normalise_server(server)
         backend = self._usable_backend()
         try:
-            if isinstance(backend, SecretService.Keyring):
+            if _is_secret_service(backend):
                 _secret_service_unlock(backend, prompt=True)
             backend.delete_password(SERVICE_NAME, username)
         except KeyStoreError:
             raise
-        except keyring.errors.PasswordDeleteError as exc:
+        except _keyring_errors().PasswordDeleteError as exc:
             # Backends raise this both for "nothing stored" and for a real refusal; only the
             # second is an error.
             _close_leaked_connections(exc)
@@ -299,6 +315,8 @@ class OsKeyStore:
 
     def _usable_backend(self) -> KeyringBackend:
         """The backend that will hold the key, or KeyStoreError if there is none worth using."""
+        from keyring.backends import fail, null
+
         backend = _effective_backend(self._backend)
         if backend is None or isinstance(backend, (fail.Keyring, null.Keyring)):
             raise KeyStoreError(KeyStoreProblem.NO_KEYRING, _no_keyring_sentence(), _class_name(backend))
@@ -381,6 +399,8 @@ def _effective_backend(backend: KeyringBackend) -> KeyringBackend | None:
     keyring's chainer reads from every viable backend, plaintext ones included; we use only the
     one it would write to first, so the key is read from where it is written.
     """
+    from keyring.backends import chainer
+
     if isinstance(backend, chainer.ChainerBackend):
         chained: list[KeyringBackend] = list(type(backend).backends)
         return chained[0] if chained else None
@@ -402,7 +422,7 @@ def _describe(backend: KeyringBackend | None) -> str:
     if backend is None:
         return "no keyring"
     name = _class_name(backend)
-    if isinstance(backend, SecretService.Keyring) or name == "keyring.backends.libsecret.Keyring":
+    if _is_secret_service(backend) or name == "keyring.backends.libsecret.Keyring":
         provider = _secret_service_provider()
         return f"Secret Service ({provider})" if provider else "Secret Service"
     return _DESCRIPTIONS.get(name, str(type(backend).name))
@@ -475,23 +495,37 @@ _DBUS_UNAVAILABLE: Final = frozenset(
 )
 
 
+def _is_secret_service(backend: KeyringBackend) -> bool:
+    from keyring.backends import SecretService
+
+    return isinstance(backend, SecretService.Keyring)
+
+
+def _keyring_errors() -> types.ModuleType:
+    _load_keyring()
+    import keyring.errors
+
+    return keyring.errors
+
+
 def _classify(exc: BaseException) -> KeyStoreProblem:
     # secretstorage and jeepney are matched by class name: they exist only on Linux.
+    errors = _keyring_errors()
     names = {cls.__name__ for cls in type(exc).__mro__}
     dbus_error = str(getattr(exc, "name", "")) if "DBusErrorResponse" in names else ""
     if (
-        isinstance(exc, (keyring.errors.KeyringLocked, TimeoutError))
+        isinstance(exc, (errors.KeyringLocked, TimeoutError))
         or names & {"LockedException", "PromptDismissedException"}
         or dbus_error.endswith(".IsLocked")
     ):
         return KeyStoreProblem.LOCKED
     if (
-        isinstance(exc, (keyring.errors.NoKeyringError, keyring.errors.InitError, OSError))
+        isinstance(exc, (errors.NoKeyringError, errors.InitError, OSError))
         or "SecretServiceNotAvailableException" in names
         or dbus_error in _DBUS_UNAVAILABLE
     ):
         return KeyStoreProblem.NO_KEYRING
-    if isinstance(exc, (keyring.errors.PasswordSetError, keyring.errors.PasswordDeleteError)):
+    if isinstance(exc, (errors.PasswordSetError, errors.PasswordDeleteError)):
         return KeyStoreProblem.REFUSED
     return KeyStoreProblem.FAILED
 
@@ -515,13 +549,15 @@ _PAST: Final = {"read": "read", "store": "stored", "delete": "deleted", "check":
 
 
 def _no_keyring_sentence() -> str:
+    from keyring.backends import SecretService
+
     if sys.platform.startswith("linux") and not SecretService.Keyring.viable:
         return f"No usable keyring on this computer (no Secret Service is running). {_SESSION_ONLY}"
     return f"No usable keyring on this computer. {_SESSION_ONLY}"
 
 
 def _unusable_sentence(backend: KeyringBackend) -> str:
-    if isinstance(backend, SecretService.Keyring):
+    if _is_secret_service(backend):
         return _no_keyring_sentence()
     return f"The keyring ({_describe(backend)}) cannot be used on this computer. {_SESSION_ONLY}"
 
