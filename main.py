@@ -9,16 +9,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+# core.cli's subcommands, spelled here so that opening the window does not import the command
+# line (its argument parser and everything it pulls in); tests/test_main.py keeps the two equal.
+SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
+
+
+def opens_window(args: Sequence[str]) -> bool:
+    """True when these arguments are for the window rather than the command line."""
+    return not args or args[0] not in (*SUBCOMMANDS, "--version", "-h", "--help", "--self-test")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    from core.cli import SUBCOMMANDS
-
     if args[:1] == ["--self-test"]:  # the build's smoke test: simulator, window, one kill
         from ui.self_test import run as self_test
 
         return self_test(args[1:])
-    if not args or args[0] not in (*SUBCOMMANDS, "--version", "-h", "--help"):
+    if opens_window(args):
         try:
             from ui import startup_probe
 
