@@ -6,9 +6,11 @@ not for the thread, not for a pooled connection.
 
 **Poll lane** (:class:`PollWorker`). An ordinary Qt worker: its thread runs an event loop and a
 single-shot ``QTimer`` living on that thread schedules each read of the order book. The reply is
-parsed on the poll thread (``OpenAlgoClient.orderbook``) and unchanged orders are swapped for the
-very objects sent last time, so the table model on the UI thread can diff thousands of rows by
-identity. Errors and 429s double the delay up to 10 s; the first good read returns to the
+parsed on the poll thread (``OpenAlgoClient.orderbook``, JSON read in short slices of the
+interpreter lock: ``core.json_body``), and a ``core.book_changes.BookTracker`` there reuses last
+poll's ``Order`` for every unchanged row and works out what changed since the last book sent, so
+the UI thread only handles the orders added, changed or removed (``bookChanged``), never the whole
+book. Errors and 429s double the delay up to 10 s; the first good read returns to the
 interval. While a kill runs the lane skips its reads, drops a read that was already in flight when
 the kill began (its snapshot predates the kill), and reads at once when the kill ends.
 
@@ -44,6 +46,8 @@ good poll describe the orders a cancel-all names by id only.
 Signals (all delivered on the thread that owns the :class:`Lanes`, normally the UI thread):
 
 - ``bookUpdated(OrderBook)`` after each good poll;
+- ``bookChanged(OrderBook, BookChanges)`` right after it: the same book and what changed since the
+  last one (``core.book_changes``), for views that must not walk the whole book on every poll;
 - ``connectionChanged(ConnectionState)`` after each poll and whenever the state changes;
 - ``killStarted(str)`` with the trigger's name, once per kill (not for joined presses), once its
   cancel-all is on the wire (at most ~20 ms after the press; see above);
@@ -66,6 +70,7 @@ from typing import Final
 import httpx
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
+from core.book_changes import BookChanges, BookTracker
 from core.client import (
     ApiError,
     ErrorKind,
@@ -200,12 +205,13 @@ class PollWorker(QObject):
     """Reads the order book on its own thread, on a timer; also runs "Test connection".
 
     Signals:
-        polled(OrderBook, float): a good read and its round trip in ms.
+        polled(OrderBook, float, BookChanges): a good read, its round trip in ms, and what
+            changed since the last book sent.
         failed(ApiError, float): a failed read and its round trip in ms.
         tested(ConnectionTest): the outcome of :meth:`test_connection`.
     """
 
-    polled = Signal(object, float)
+    polled = Signal(object, float, object)
     failed = Signal(object, float)
     tested = Signal(object)
 
@@ -227,7 +233,7 @@ class PollWorker(QObject):
         self._gate = gate
         self._home = home
         self._timer: QTimer | None = None
-        self._previous: dict[str, Order] = {}
+        self._tracker = BookTracker()
         self._closed = False
 
     @Slot()
@@ -248,7 +254,7 @@ class PollWorker(QObject):
     @Slot(str, str, str)
     def reconfigure(self, host: str, apikey: str, strategy: str) -> None:
         self._client = OpenAlgoClient(host, apikey, self.http, strategy=strategy)
-        self._previous = {}
+        self._tracker.forget()
         self._delay = self._interval
         self.poll_now()
 
@@ -287,7 +293,7 @@ class PollWorker(QObject):
             return
         epoch = gate.epoch
         started = time.perf_counter()
-        result = self._client.orderbook()
+        result = self._client.orderbook(parse_row=self._tracker.parse_row)
         rtt_ms = (time.perf_counter() - started) * 1000
         if gate.paused.is_set() or gate.epoch != epoch:
             # A kill began while this read was on the wire: its picture predates the kill.
@@ -295,23 +301,12 @@ class PollWorker(QObject):
             return
         if isinstance(result, OrderBook):
             self._delay = self._interval
-            self.polled.emit(self._reuse_unchanged(result), rtt_ms)
+            self.polled.emit(result, rtt_ms, self._tracker.changes(result.orders))
         else:
             ceiling = max(MAX_BACKOFF_S, self._interval)
             self._delay = min(max(self._delay, self._interval) * 2, ceiling)
             self.failed.emit(result, rtt_ms)
         self._schedule(self._delay)
-
-    def _reuse_unchanged(self, book: OrderBook) -> OrderBook:
-        """Swap each order that did not change for last poll's object (equality, here on the
-        poll thread), so the UI thread's diff is an identity check for most rows."""
-        previous = self._previous
-        orders = []
-        for order in book.orders:
-            old = previous.get(order.orderid)
-            orders.append(old if old is not None and old == order else order)
-        self._previous = {o.orderid: o for o in orders}
-        return replace(book, orders=tuple(orders))
 
 
 def check_connection(client: OpenAlgoClient) -> ConnectionTest:
@@ -549,6 +544,7 @@ class Lanes(QObject):
     """
 
     bookUpdated = Signal(object)  # noqa: N815 -- core.client.OrderBook, each good poll
+    bookChanged = Signal(object, object)  # noqa: N815 -- the same OrderBook and its BookChanges
     connectionChanged = Signal(object)  # noqa: N815 -- ConnectionState, whenever it changes (and each poll)
     killStarted = Signal(str)  # noqa: N815 -- trigger name ("button", "hotkey", "tray", "command line")
     killProgress = Signal(object)  # noqa: N815 -- core.kill.KillProgress
@@ -720,8 +716,8 @@ class Lanes(QObject):
 
     # -- results arriving from the lanes (on this object's thread) ---------------------
 
-    @Slot(object, float)
-    def _on_polled(self, book: OrderBook, rtt_ms: float) -> None:
+    @Slot(object, float, object)
+    def _on_polled(self, book: OrderBook, rtt_ms: float, changes: BookChanges) -> None:
         if self._stopped:
             return
         state = replace(
@@ -735,6 +731,7 @@ class Lanes(QObject):
         )
         self._last_orders = book.orders
         self.bookUpdated.emit(book)
+        self.bookChanged.emit(book, changes)
         self._set_state(replace(state, sentence=state.describe(state.last_good)))
 
     @Slot(object, float)
