@@ -18,10 +18,11 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 import resources
 from core import APP_NAME, __version__
@@ -33,9 +34,11 @@ from core.record import KillRecord
 from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
 from core.settings import Settings
 from ui.crash_report import CrashReporter
-from ui.fire_sources import FireSources
 from ui.main_window import MainWindow
-from ui.single_instance import SingleInstance
+
+if TYPE_CHECKING:  # imported where used: a --demo start needs neither before its window shows
+    from ui.fire_sources import FireSources
+    from ui.single_instance import SingleInstance
 
 ENV_KEY = "OPENALGO_API_KEY"
 DEMO_ORDERS = 25
@@ -69,14 +72,48 @@ class Session:
         self.cleanups.clear()
 
 
-def connect_fire_sources(session: Session, instance: SingleInstance | None) -> FireSources:
-    """Wire the global hotkey, the tray and the local socket to the window, and start them."""
+def connect_fire_sources(
+    session: Session, instance: SingleInstance | None, *, start: bool = True
+) -> FireSources:
+    """Wire the global hotkey, the tray and the local socket to the window, and (unless told
+    not to yet) bind the hotkey and show the tray."""
+    from ui.fire_sources import FireSources
+
     sources = FireSources(session.window, instance=instance)
     session.window.killFinished.connect(sources.kill_finished)
     session.window.settingsChanged.connect(sources.apply_settings)
     session.sources = sources
-    sources.start()
+    if start:
+        sources.start()
     return sources
+
+
+class AfterFirstPaint(QObject):
+    """Runs ``then`` once, on the event loop's turn after ``widget`` first painted (or after
+    ``fallback_ms`` if it never paints, e.g. started minimised).
+
+    ``QTimer.singleShot(0, ...)`` after ``show()`` is not enough: Qt runs it before the window's
+    first paint, so work put there still keeps the window off the screen.
+    """
+
+    def __init__(self, widget: QWidget, then: Callable[[], object], fallback_ms: int = 1000) -> None:
+        super().__init__(widget)
+        self._widget = widget
+        self._then: Callable[[], object] | None = then
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 -- Qt override
+        if event.type() == QEvent.Type.Paint and watched is self._widget:
+            self._widget.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._run)
+        return False
+
+    def _run(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            self._widget.removeEventFilter(self)
+            then()
 
 
 def build_session(
@@ -200,6 +237,8 @@ def run(argv: list[str]) -> int:
     # "killswitch trigger" meant for a real account, nor hide the real window.
     instance: SingleInstance | None = None
     if not options.demo:
+        from ui.single_instance import SingleInstance
+
         instance = SingleInstance()
         if not instance.listen():
             if ask_window_to_show():
@@ -217,7 +256,11 @@ def run(argv: list[str]) -> int:
     # From here an unexpected exception is logged and shown, and the window keeps running.
     crash_reporter = CrashReporter(redactor, log_path, dialog_parent=session.window)
     crash_reporter.install()
-    connect_fire_sources(session, instance)
+    # The local socket is wired now; the hotkey's grab (Xlib on X11) and the tray icon wait until
+    # the window is on screen, which they would otherwise hold back by ~70 ms. The button and the
+    # lanes are live before the first paint (window.start below).
+    sources = connect_fire_sources(session, instance, start=False)
+    AfterFirstPaint(session.window, sources.start)
     # Ctrl+C in the terminal closes the window cleanly; the timer lets Python see the signal.
     signal.signal(signal.SIGINT, lambda *_: session.window.close())
     # A logout or `kill` closes the window the same way, so a running kill is finished and recorded.

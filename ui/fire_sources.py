@@ -16,7 +16,7 @@ The window passes each kill's report to ``kill_finished``, which answers waiting
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
@@ -32,8 +32,10 @@ from ui.hotkey import (
     HotkeyCapability,
     describe_chord,
 )
-from ui.single_instance import SingleInstance
-from ui.tray import KillSwitchTray, bring_forward, set_always_on_top
+
+if TYPE_CHECKING:
+    from ui.single_instance import SingleInstance
+    from ui.tray import KillSwitchTray
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +81,46 @@ class FireSources(QObject):
         if isinstance(window, QMainWindow):
             window.statusBar().addPermanentWidget(self.hotkey_label)
 
-        self.tray = tray if tray is not None else (KillSwitchTray(parent=self) if use_tray else None)
-        if self.tray is not None:
-            self.tray.fireRequested.connect(window.request_fire)
-            self.tray.showRequested.connect(lambda: bring_forward(window))
-            self.tray.quitRequested.connect(self.quit)
+        # The tray icon is made in start(), so that a window start can put it off until the
+        # window is on screen; the local socket is wired at once, so no "fire" it hears is lost.
+        self._use_tray = use_tray
+        self.tray: KillSwitchTray | None = None
+        if tray is not None:
+            self._attach_tray(tray)
 
         self.instance = instance
         if instance is not None:
-            instance.showRequested.connect(lambda: bring_forward(window))
+            instance.showRequested.connect(self._bring_forward)
             instance.fireRequested.connect(window.fire)
             instance.set_fire_check(self._refuse_fire)
 
     def start(self) -> HotkeyCapability:
-        """Bind the hotkey from the window's settings and show the tray icon (where there is one)."""
+        """Bind the hotkey from the window's settings and show the tray icon (where there is one).
+
+        Until then the hotkey and the tray do nothing; the local socket and the window work."""
+        if self.tray is None and self._use_tray:
+            from ui.tray import KillSwitchTray
+
+            self._attach_tray(KillSwitchTray(parent=self))
         if self.tray is not None and not self.tray.show():
             log.info("%s", self.tray.sentence)
         return self.apply_settings(self.window.settings)
 
+    def _attach_tray(self, tray: KillSwitchTray) -> None:
+        self.tray = tray
+        tray.fireRequested.connect(self.window.request_fire)
+        tray.showRequested.connect(self._bring_forward)
+        tray.quitRequested.connect(self.quit)
+
+    def _bring_forward(self) -> None:
+        from ui.tray import bring_forward
+
+        bring_forward(self.window)
+
     def apply_settings(self, settings: Settings) -> HotkeyCapability:
         """Follow changed settings: chord, on/off, firing policy, always on top."""
+        from ui.tray import set_always_on_top
+
         self.trigger.set_policy(settings.firing_policy, settings.hold_ms)
         set_always_on_top(self.window, settings.always_on_top)
         wanted = settings.hotkey if settings.hotkey_enabled else None

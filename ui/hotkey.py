@@ -441,10 +441,18 @@ class HotkeyBridge(QObject):
         release_now: Callback | None = None,
     ) -> None:
         super().__init__(parent)
-        self.hotkey = hotkey if hotkey is not None else make_hotkey()
+        self._hotkey = hotkey
         self.press_now = press_now
         self.release_now = release_now
         self._capability = NOT_STARTED
+
+    @property
+    def hotkey(self) -> GlobalHotkey:
+        """The hotkey given, or this platform's, made on first use (on X11 that imports Xlib,
+        which a window start need not wait for)."""
+        if self._hotkey is None:
+            self._hotkey = make_hotkey()
+        return self._hotkey
 
     def _on_press(self) -> None:  # the hotkey's thread
         if self.press_now is None or not self.press_now():
@@ -461,8 +469,9 @@ class HotkeyBridge(QObject):
         return self._capability
 
     def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self.hotkey.stop()
+        if self._hotkey is not None:  # never started: nothing to release, nothing to import
+            with contextlib.suppress(RuntimeError):
+                self._hotkey.stop()
         self._capability = NOT_STARTED
         self.capabilityChanged.emit(self._capability)
 
