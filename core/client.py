@@ -9,9 +9,9 @@ an exchange record (see :func:`redact`).
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -246,11 +246,22 @@ def is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-@functools.cache
-def _verified_tls() -> ssl.SSLContext:
-    """httpx's default verified TLS context, made once: loading the CA bundle takes 30-40 ms,
-    and every lane's client (and every connection test) used to load its own at start-up."""
-    return httpx.create_ssl_context()
+_tls_lock = threading.Lock()
+_tls: list[ssl.SSLContext] = []  # the one context, once made
+
+
+def verified_tls() -> ssl.SSLContext:
+    """httpx's default verified TLS context, made once for every client: loading the CA bundle
+    takes 30-40 ms, and each lane's client (and each connection test) used to load its own.
+
+    Thread-safe: a caller that arrives while another thread loads it waits for that load. OpenSSL
+    reads the bundle without the interpreter lock, so a window start can load it on a helper
+    thread while it builds the window (``ui.app``).
+    """
+    with _tls_lock:
+        if not _tls:
+            _tls.append(httpx.create_ssl_context())
+        return _tls[0]
 
 
 def make_http_client(*, transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -262,7 +273,7 @@ def make_http_client(*, transport: httpx.BaseTransport | None = None) -> httpx.C
         # idle connections for an hour (the kill lane also pings to keep them warm).
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=3600),
         follow_redirects=False,  # a redirect could carry the key to another host
-        verify=_verified_tls(),
+        verify=verified_tls(),
         headers={
             "User-Agent": f"openalgo-killswitch/{__version__}",
             # Keeps ngrok's free-plan browser interstitial away; harmless to OpenAlgo.

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 import resources
 from core import APP_NAME, __version__
 from core import settings as settings_store
-from core.client import normalise_host
+from core.client import normalise_host, verified_tls
 from core.instance import ask_window_to_show
 from core.log_file import KeyRedactor, close_log, open_log
 from core.record import KillRecord
@@ -200,6 +201,13 @@ def _closers(record: KillRecord | None) -> list[Callable[[], None]]:
     return [record.close] if record is not None else []
 
 
+def _load_tls() -> None:
+    try:
+        verified_tls()
+    except Exception:  # the lanes make it again, and any problem surfaces there
+        log.debug("loading the TLS context ahead of the lanes failed", exc_info=True)
+
+
 def app_icon() -> QIcon:
     pixmap = QPixmap()
     pixmap.loadFromData(resources.read_bytes(resources.ICON))
@@ -221,6 +229,9 @@ def run(argv: list[str]) -> int:
         options = parse(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
+    # The lanes' TLS context: OpenSSL reads the CA bundle (~30 ms) without the interpreter lock,
+    # so it loads on a helper thread while this one builds the window; the lanes wait for it.
+    threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
     assert isinstance(app, QApplication)
     prepare_app(app)
