@@ -320,9 +320,9 @@ def test_the_toggle_shows_all_of_todays_orders(
 ) -> None:
     simulator.add_finished_orders(3)
     window = make_window()
-    assert window.proxy.rowCount() == WORKING
+    assert window.model.rowCount() == WORKING
     window.show_all_toggle.setChecked(True)
-    qtbot.waitUntil(lambda: window.proxy.rowCount() == WORKING + 3)
+    qtbot.waitUntil(lambda: window.model.rowCount() == WORKING + 3)
     assert window.button.headline() == f"CANCEL ALL {WORKING} WORKING ORDERS"
 
 
@@ -330,7 +330,7 @@ def test_sorting_by_quantity_orders_rows_by_number(make_window: WindowFactory) -
     window = make_window()
     qty = window.model.COLUMNS.index("Qty")
     window.table.sortByColumn(qty, Qt.SortOrder.AscendingOrder)
-    shown = [float(window.proxy.index(row, qty).data()) for row in range(window.proxy.rowCount())]
+    shown = [float(window.model.index(row, qty).data()) for row in range(window.model.rowCount())]
     assert shown == sorted(shown)
 
 
