@@ -21,15 +21,18 @@ limits are reset. The warm-connection check then leaves the app idle and fires a
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from benchmarks.figures import Report, Target, median, percentile
 from benchmarks.qtrun import UiThread, application
+from core.record import KillRecord
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
@@ -73,12 +76,16 @@ class Rig:
         ).validated()
         store = SessionKeyStore()
         store.set(sim.url, sim.apikey)
+        # The app writes each kill to its record before the first request: measure that too.
+        self.record_dir = tempfile.TemporaryDirectory(prefix="ks-bench-record-")
+        self.record = KillRecord(Path(self.record_dir.name) / "kills.sqlite3")
         self.lanes = Lanes(
             sim.url,
             sim.apikey,
             strategy=settings.strategy,
             poll_interval_s=settings.poll_interval_s,
             deadline_s=settings.deadline_s,
+            record=self.record,
         )
         self.window = MainWindow(settings, store, apikey=sim.apikey, lanes=self.lanes, persist=False)
         # The app's own wiring of the hotkey to the window, with a stand-in keyboard (no X server
@@ -98,6 +105,8 @@ class Rig:
         self.sources.stop()
         self.window.close()  # stops the lanes
         self.window.deleteLater()
+        self.record.close()
+        self.record_dir.cleanup()
 
 
 def measure_all(report: Report, *, quick: bool) -> None:

@@ -136,7 +136,10 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
 
     with KillRecord(record_path) as after_crash:  # opened as the app opens it, before it starts
         assert after_crash.integrity_check() == "ok"
-        interrupted, finished = after_crash.history()
+        # Newest first: the kill `trigger` ran itself, the one cut off, the earlier one.
+        headless, interrupted, finished = after_crash.history()
+        assert headless.state is KillState.FINISHED and headless.verdict == "flat"
+        assert headless.trigger == "command line"
         assert finished.state is KillState.FINISHED and finished.verdict == "flat"
         assert finished.trigger == "command line" and finished.cancelled == 8
         assert interrupted.state is KillState.RUNNING  # begun, never finished
@@ -159,7 +162,11 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
     with KillRecord(record_path) as reopened:
         assert reopened.integrity_check() == "ok"
         states = {k.kill_id: k.state for k in reopened.history()}
-        assert states == {interrupted.kill_id: KillState.INTERRUPTED, finished.kill_id: KillState.FINISHED}
+        assert states == {
+            headless.kill_id: KillState.FINISHED,
+            interrupted.kill_id: KillState.INTERRUPTED,
+            finished.kill_id: KillState.FINISHED,
+        }
     assert sim.apikey not in _text(log_path)
 
 
