@@ -115,6 +115,9 @@ _Key = tuple[Any, int]  # (column key, arrival number)
 _BULK = 16
 """More row blocks than this in one change: one layout change and one block instead."""
 
+_SCAN_OVER = 200
+"""More rows than this leaving at once: find them with one pass over the rows."""
+
 
 def _ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted rows as inclusive ``(first, last)`` runs: ``[1, 2, 3, 7]`` -> ``[(1, 3), (7, 7)]``."""
@@ -293,12 +296,15 @@ class OrdersModel(QAbstractTableModel):
         gone: list[str] = []
         updated: list[Order] = []
         new: list[Order] = []
+        known = self._working_by_status  # looked up inline: a kill changes thousands at once
         for orderid in changes.removed:
             if orderid in shown:
                 gone.append(orderid)
         for order in changes.changed:
             was = order.orderid in shown
-            now = show_all or self._working(order)
+            now = show_all or known.get(order.status)
+            if now is None:
+                now = self._working(order)
             if was and now:
                 updated.append(order)
             elif was:
@@ -306,7 +312,10 @@ class OrdersModel(QAbstractTableModel):
             elif now:
                 new.append(order)
         for order in changes.added:
-            if show_all or self._working(order):
+            now = show_all or known.get(order.status)
+            if now is None:
+                now = self._working(order)
+            if now:
                 new.append(order)
         self._change_rows(gone, updated, new)
         self._set_working_count(changes.working)
@@ -389,13 +398,16 @@ class OrdersModel(QAbstractTableModel):
 
     def _remove_rows(self, gone: list[str]) -> None:
         shown = self._shown
-        runs = _ranges(self._find(self._key(shown[orderid])) for orderid in gone)
+        leaving = set(gone)
+        if len(gone) > _SCAN_OVER:  # one pass over the rows beats thousands of searches
+            rows = [i for i, o in enumerate(self._rows) if o.orderid in leaving]
+        else:
+            rows = [self._find(self._key(shown[orderid])) for orderid in gone]
+        runs = _ranges(rows)
         if len(runs) > _BULK:
             # Gather the leaving rows at the bottom in one layout change, then drop that block.
-            leaving = set(gone)
             stay = [i for i, o in enumerate(self._rows) if o.orderid not in leaving]
-            go = [i for i, o in enumerate(self._rows) if o.orderid in leaving]
-            places = stay + go
+            places = stay + sorted(rows)
             self._relayout([self._rows[i] for i in places], [self._keys[i] for i in places])
             runs = [(len(stay), len(places) - 1)]
         for first, last in reversed(runs):
