@@ -116,7 +116,7 @@ _BULK = 16
 """More row blocks than this in one change: one layout change and one block instead."""
 
 _SCAN_OVER = 200
-"""More rows than this leaving at once: find them with one pass over the rows."""
+"""More rows than this leaving at once: one layout change and one block, found in one pass."""
 
 
 def _ranges(rows: Iterable[int]) -> list[tuple[int, int]]:
@@ -398,18 +398,24 @@ class OrdersModel(QAbstractTableModel):
 
     def _remove_rows(self, gone: list[str]) -> None:
         shown = self._shown
-        leaving = set(gone)
-        if len(gone) > _SCAN_OVER:  # one pass over the rows beats thousands of searches
-            rows = [i for i, o in enumerate(self._rows) if o.orderid in leaving]
-        else:
-            rows = [self._find(self._key(shown[orderid])) for orderid in gone]
-        runs = _ranges(rows)
-        if len(runs) > _BULK:
-            # Gather the leaving rows at the bottom in one layout change, then drop that block.
-            stay = [i for i, o in enumerate(self._rows) if o.orderid not in leaving]
-            places = stay + sorted(rows)
-            self._relayout([self._rows[i] for i in places], [self._keys[i] for i in places])
-            runs = [(len(stay), len(places) - 1)]
+        runs = [] if len(gone) > _SCAN_OVER else _ranges(self._find(self._key(shown[i])) for i in gone)
+        if len(gone) > _SCAN_OVER or len(runs) > _BULK:
+            # Gather the leaving rows at the bottom in one layout change (one pass over the rows,
+            # not thousands of searches), then drop that block.
+            leaving = set(gone)
+            stay_rows: list[Order] = []
+            stay_keys: list[_Key] = []
+            go_rows: list[Order] = []
+            go_keys: list[_Key] = []
+            for order, key in zip(self._rows, self._keys, strict=True):
+                if order.orderid in leaving:
+                    go_rows.append(order)
+                    go_keys.append(key)
+                else:
+                    stay_rows.append(order)
+                    stay_keys.append(key)
+            self._relayout(stay_rows + go_rows, stay_keys + go_keys)
+            runs = [(len(stay_rows), len(self._rows) - 1)]
         for first, last in reversed(runs):
             self.beginRemoveRows(_NO_PARENT, first, last)
             for order in self._rows[first : last + 1]:
@@ -482,23 +488,22 @@ class OrdersModel(QAbstractTableModel):
         self._next_arrival = number
         items.sort(key=lambda item: item[0], reverse=self._descending)
         rows, keys = self._rows, self._keys
+        blocks: list[tuple[int, list[tuple[_Key, Order]]]] = []
+        resort = False
         if not signal or not rows:
             blocks = [(len(rows), items)]
-        else:
-            blocks = []
+        elif len(items) <= _SCAN_OVER:
             for key, order in items:
                 at = self._find(key)
                 if blocks and blocks[-1][0] == at:
                     blocks[-1][1].append((key, order))
                 else:
                     blocks.append((at, [(key, order)]))
-        if len(blocks) > _BULK:
+        if not blocks or len(blocks) > _BULK:
             # Add them all at the bottom as one block, then sort them into place in one layout
             # change.
             blocks = [(len(rows), items)]
             resort = True
-        else:
-            resort = False
         for at, block in reversed(blocks):
             if signal:
                 self.beginInsertRows(_NO_PARENT, at, at + len(block) - 1)

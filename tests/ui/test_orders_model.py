@@ -404,3 +404,36 @@ def test_whatever_happens_the_rows_are_the_filtered_book_in_sorted_order(
             else:
                 assert not index.isValid()
     del tester
+
+
+def test_hundreds_of_orders_ending_or_arriving_at_once_keep_the_table_sorted_and_selected(
+    qtmodeltester: ModelTester,
+) -> None:
+    book = [
+        Order(orderid=str(26112500000000 + i), symbol=f"S{i % 37}", price=float(i % 101), status="open")
+        for i in range(600)
+    ]
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    tracker = BookTracker()
+    model.apply(tracker.changes(book))
+    model.sort(PRICE, Qt.SortOrder.DescendingOrder)
+    survivor = book[10]  # i % 10 == 0 survives
+    selected = QPersistentModelIndex(model.index(model.orders().index(survivor), 0))
+    signals = Signals(model)
+
+    ended = [o if i % 10 == 0 else replace(o, status="cancelled") for i, o in enumerate(book)]
+    model.apply(tracker.changes(ended))
+
+    assert shown_ids(model) == {o.orderid for o in book[::10]}
+    assert [kind for kind, _, _ in signals.seen] == ["layout", "removed"]
+    assert model.orderAt(selected.row()) is survivor
+    signals.seen.clear()
+
+    model.apply(tracker.changes(book))  # they all come back
+
+    assert model.rowCount() == 600
+    assert [kind for kind, _, _ in signals.seen] == ["inserted", "layout"]
+    prices = column_values(model, PRICE)
+    assert prices == sorted(prices, reverse=True)
+    assert model.orderAt(selected.row()) is survivor
