@@ -149,6 +149,9 @@ def run(cycles: int, orders: int) -> int:
         print(f"endurance_threads_end {threads_end} count")
         print(f"endurance_threads_after_stop {after_stop} count")
         print(f"endurance_python_threads_after_stop {threading.active_count()} count")
+        names = sorted(t.name for t in threading.enumerate())
+        print(f"# Python threads alive after lanes.stop(), simulator still serving: {', '.join(names)}")
+    print(f"endurance_python_threads_after_simulator_stop {threading.active_count()} count")
     return 0 if driver.done >= cycles and driver.failures == 0 else 1
 
 
