@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from core.simulator import FAILURE_SHAPES, FailureShape, Quirks, Simulator
-
-NO_TLS = False
-"""Plain HTTP on loopback: skip loading the CA bundle, which costs ~100 ms per client."""
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(seed=5) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def client(sim: Simulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.url, timeout=5.0, verify=NO_TLS) as http:
-        yield http
-
-
-def call(client: httpx.Client, sim: Simulator, endpoint: str, **fields: Any) -> httpx.Response:
-    return client.post(f"/api/v1/{endpoint}", json={"apikey": sim.apikey, **fields})
+from tests.core.sim_http import NO_TLS, call
 
 
 def cancel_all(client: httpx.Client, sim: Simulator) -> dict[str, Any]:
