@@ -25,6 +25,7 @@ from core import __version__, json_body
 from core.orders import Order, order_id_from, text
 
 DEFAULT_STRATEGY: Final = "KillSwitch"
+SEMI_AUTO_PROBE_ORDER_ID: Final = "0"  # no broker issues it; see semi_auto_refuses_kills
 MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 
 # Timeouts per kind of call. cancelallorder is slow on real brokers (the server cancels one
@@ -339,6 +340,22 @@ class OpenAlgoClient:
             message=redact(text(body.get("message", "")), self._apikey),
             mode=mode_of(body),
         )
+
+    def semi_auto_refuses_kills(self) -> bool | ApiError:
+        """True when the account's Semi-Auto mode would refuse a kill (live accounts only).
+
+        OpenAlgo has no read-only way to tell, so this asks it to cancel order id ``"0"``, which
+        no broker issues: Semi-Auto refuses the request before any broker is called, and in Auto
+        mode the broker answers that there is no such order. Nothing real can be cancelled.
+        """
+        result = self.cancel_order(SEMI_AUTO_PROBE_ORDER_ID)
+        if not isinstance(result, ApiError):
+            return False
+        if result.kind is ErrorKind.SEMI_AUTO:
+            return True
+        if result.kind in (ErrorKind.INVALID_KEY, ErrorKind.IP_BANNED) or result.network:
+            return result
+        return False  # "order not found" and the like: Auto mode let the request through
 
     def orderbook(
         self, parse_row: Callable[[Mapping[str, Any]], Order] = Order.from_json

@@ -65,19 +65,33 @@ def url_problem(url: str) -> tuple[str, str]:
 
 
 def probe(host: str, apikey: str, strategy: str) -> tuple[bool, str, str, str]:
-    """(ok, mode, broker, sentence) from ``ping`` and ``analyzer`` with a short-lived client."""
+    """(ok, mode, broker, sentence) from ``ping``, ``analyzer`` and, on a live account, the
+    Semi-Auto check, with a short-lived client."""
     with make_http_client() as http:
         client = OpenAlgoClient(host, apikey, http, strategy=strategy)
         pong = client.ping()
         if isinstance(pong, ApiError):
             return False, "unknown", "", pong.sentence
         status = client.analyzer()
-    mode = pong.mode if isinstance(status, ApiError) else status.mode
+        mode = pong.mode if isinstance(status, ApiError) else status.mode
+        semi_auto = client.semi_auto_refuses_kills() if mode == "live" else False
     broker = pong.broker or "not named"
     where = {"live": "LIVE (real orders)", "analyze": "ANALYZE (OpenAlgo's sandbox)"}.get(mode, "not known")
     sentence = f"Key accepted; broker {broker}; mode {where}."
     if isinstance(status, ApiError):
         sentence = f"Key accepted; broker {broker}; the mode could not be read ({status.sentence})"
+    if semi_auto is True:
+        return (
+            False,
+            mode,
+            broker,
+            (
+                f"{sentence} But the account is in Semi-Auto mode: OpenAlgo would refuse a kill. "
+                "Switch to Auto mode in OpenAlgo."
+            ),
+        )
+    if isinstance(semi_auto, ApiError):
+        sentence += f" Whether Semi-Auto mode would refuse a kill is not known ({semi_auto.sentence})"
     return True, mode, broker, sentence
 
 

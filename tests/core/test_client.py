@@ -217,3 +217,37 @@ def test_a_bad_url_is_reported_without_sending_anything() -> None:
 )
 def test_server_urls_are_normalised(raw: str, normal: str | None) -> None:
     assert normalise_host(raw) == normal
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (
+            403,
+            {
+                "status": "error",
+                "message": "Cancel order operation is not allowed in Semi-Auto mode. "
+                "Please switch to Auto mode to cancel orders.",
+            },
+            True,
+        ),
+        (404, {"status": "error", "message": "Order 0 not found"}, False),
+        (500, {"status": "error", "message": "Order does not exist"}, False),
+        (403, {"status": "error", "message": "Invalid openalgo apikey"}, ErrorKind.INVALID_KEY),
+    ],
+)
+def test_the_semi_auto_check_cancels_a_made_up_order_and_reads_the_refusal(
+    status: int, body: Any, expected: bool | ErrorKind
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(status, json=body)
+
+    result = client_for(handler).semi_auto_refuses_kills()
+    assert sent == [{"apikey": KEY, "strategy": "KillSwitch", "orderid": "0"}]
+    if isinstance(expected, ErrorKind):
+        assert isinstance(result, ApiError) and result.kind is expected
+    else:
+        assert result is expected

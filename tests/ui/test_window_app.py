@@ -224,3 +224,27 @@ def test_a_hotkey_recorded_by_pressing_the_keys_is_saved_with_the_window_options
     assert dialog.settings.hotkey == "<ctrl>+<alt>+<f12>"
     assert dialog.settings.always_on_top and not dialog.settings.hotkey_enabled
     assert not dialog.hotkey_edit.isEnabled()
+
+
+def test_test_connection_warns_before_any_kill_that_semi_auto_mode_would_refuse_it(qtbot: QtBot) -> None:
+    from core.simulator import Quirks
+
+    with Simulator(mode="live", orders=3, quirks=Quirks(semi_auto=True)) as sim:
+        dialog = SettingsDialog(Settings(host=sim.url), SessionKeyStore(), current_key=sim.apikey)
+        qtbot.addWidget(dialog)
+        dialog.test_button.click()
+        qtbot.waitUntil(dialog.test_button.isEnabled)
+        assert "Semi-Auto mode" in dialog.test_result.text() and "LIVE" in dialog.test_result.text()
+        assert len(sim.working_orders()) == 3  # the check cancelled nothing
+        dialog.reject()
+
+
+def test_test_connection_on_a_live_auto_account_says_nothing_of_semi_auto(qtbot: QtBot) -> None:
+    with Simulator(mode="live", orders=3) as sim:
+        dialog = SettingsDialog(Settings(host=sim.url), SessionKeyStore(), current_key=sim.apikey)
+        qtbot.addWidget(dialog)
+        dialog.test_button.click()
+        qtbot.waitUntil(dialog.test_button.isEnabled)
+        assert "Key accepted" in dialog.test_result.text() and "Semi-Auto" not in dialog.test_result.text()
+        assert len(sim.working_orders()) == 3
+        dialog.reject()
