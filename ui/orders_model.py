@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 from typing import Any, ClassVar
 
 from PySide6.QtCore import (
@@ -403,24 +404,21 @@ class OrdersModel(QAbstractTableModel):
             # Gather the leaving rows at the bottom in one layout change (one pass over the rows,
             # not thousands of searches), then drop that block.
             leaving = set(gone)
-            stay_rows: list[Order] = []
-            stay_keys: list[_Key] = []
-            go_rows: list[Order] = []
-            go_keys: list[_Key] = []
-            for order, key in zip(self._rows, self._keys, strict=True):
-                if order.orderid in leaving:
-                    go_rows.append(order)
-                    go_keys.append(key)
-                else:
-                    stay_rows.append(order)
-                    stay_keys.append(key)
-            self._relayout(stay_rows + go_rows, stay_keys + go_keys)
-            runs = [(len(stay_rows), len(self._rows) - 1)]
+            rows, keys = self._rows, self._keys
+            stays = [order.orderid not in leaving for order in rows]
+            goes = [not stay for stay in stays]
+            stay_rows = list(compress(rows, stays))
+            self._relayout(
+                stay_rows + list(compress(rows, goes)),
+                list(compress(keys, stays)) + list(compress(keys, goes)),
+            )
+            runs = [(len(stay_rows), len(rows) - 1)]
+        arrival = self._arrival
         for first, last in reversed(runs):
             self.beginRemoveRows(_NO_PARENT, first, last)
-            for order in self._rows[first : last + 1]:
-                del shown[order.orderid]
-                del self._arrival[order.orderid]
+            for orderid in [order.orderid for order in self._rows[first : last + 1]]:
+                del shown[orderid]
+                del arrival[orderid]
             del self._rows[first : last + 1]
             del self._keys[first : last + 1]
             self.endRemoveRows()
@@ -523,7 +521,8 @@ class OrdersModel(QAbstractTableModel):
         ids = [self._rows[index.row()].orderid for index in persistent]
         self._rows, self._keys = rows, keys
         if persistent:
-            where = {order.orderid: row for row, order in enumerate(rows)}
+            wanted = set(ids)
+            where = {order.orderid: row for row, order in enumerate(rows) if order.orderid in wanted}
             moved = [self.index(where[i], index.column()) for index, i in zip(persistent, ids, strict=True)]
             self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
