@@ -97,18 +97,28 @@ def _describe(orderid: str, known: Mapping[str, Order]) -> str:
     return html.escape(order.describe())
 
 
-def _rows(title: str, colour: str, items: Sequence[T], line: Callable[[T], str], more: str) -> str:
-    """A titled list of ``items`` (title counts them all); only the first ``MAX_LISTED`` are
-    formatted and listed, then one line says how many more and where they are."""
-    if not items:
+def _rows(
+    title: str,
+    colour: str,
+    items: Sequence[T],
+    line: Callable[[T], str],
+    more: str,
+    *,
+    total: int | None = None,
+) -> str:
+    """A titled list of ``total`` items (all of ``items`` unless given; the title counts them
+    all); only the first ``MAX_LISTED`` of ``items`` are formatted and listed, then one line says
+    how many more and where they are."""
+    count = len(items) if total is None else total
+    if not count:
         return ""
     lines = [line(item) for item in items[:MAX_LISTED]]
-    if len(items) > MAX_LISTED:
-        lines.append(f"<i>… and {len(items) - MAX_LISTED:,} more ({html.escape(more)})</i>")
+    if count > MAX_LISTED:
+        lines.append(f"<i>… and {count - MAX_LISTED:,} more ({html.escape(more)})</i>")
     listed = "".join(f"<li>{text}</li>" for text in lines)
     return (
         f"<p style='margin:8px 0 2px 0; color:{colour}; font-weight:bold'>"
-        f"{html.escape(title)} ({len(items):,})</p>"
+        f"{html.escape(title)} ({count:,})</p>"
         f"<ul style='margin-top:0'>{listed}</ul>"
     )
 
@@ -160,9 +170,18 @@ def render_report(
         lambda o: f"{_describe(o, known)} — already finished when the sweep reached it",
         more,
     )
-    cancelled = [(o, "by the sweep") for o in report.canceled_by_sweep]
-    cancelled += [(o, "by the server") for o in report.canceled_by_server]
-    body += _rows("Cancelled", "#81c784", cancelled, lambda c: f"{_describe(c[0], known)} — {c[1]}", more)
+    # Only the listed few are paired with how they went: a kill of 10,000 orders must not build
+    # a list of 10,000 pairs on the UI thread to show 50 of them.
+    cancelled = [(o, "by the sweep") for o in report.canceled_by_sweep[:MAX_LISTED]]
+    cancelled += [(o, "by the server") for o in report.canceled_by_server[: MAX_LISTED - len(cancelled)]]
+    body += _rows(
+        "Cancelled",
+        "#81c784",
+        cancelled,
+        lambda c: f"{_describe(c[0], known)} — {c[1]}",
+        more,
+        total=len(report.canceled_by_sweep) + len(report.canceled_by_server),
+    )
     body += _rows("Notes", "#b0bec5", report.errors, html.escape, more)
 
     timings = []
