@@ -294,13 +294,10 @@ class OrdersModel(QAbstractTableModel):
         self._serial = changes.serial
         shown = self._shown
         show_all = self._show_all
-        gone: list[str] = []
+        gone = [orderid for orderid in changes.removed if orderid in shown]
         updated: list[Order] = []
         new: list[Order] = []
         known = self._working_by_status  # looked up inline: a kill changes thousands at once
-        for orderid in changes.removed:
-            if orderid in shown:
-                gone.append(orderid)
         for order in changes.changed:
             was = order.orderid in shown
             now = show_all or known.get(order.status)
@@ -408,10 +405,19 @@ class OrdersModel(QAbstractTableModel):
             stays = [order.orderid not in leaving for order in rows]
             goes = [not stay for stay in stays]
             stay_rows = list(compress(rows, stays))
-            self._relayout(
-                stay_rows + list(compress(rows, goes)),
-                list(compress(keys, stays)) + list(compress(keys, goes)),
-            )
+            stay_keys = list(compress(keys, stays))
+            self._relayout(stay_rows + list(compress(rows, goes)), stay_keys + list(compress(keys, goes)))
+            if len(stay_rows) < len(gone):
+                # Most rows leave (a kill): index the few that stay afresh rather than forget
+                # thousands one by one. Each row's key ends in its arrival number.
+                self.beginRemoveRows(_NO_PARENT, len(stay_rows), len(rows) - 1)
+                self._rows, self._keys = stay_rows, stay_keys
+                self._shown = {order.orderid: order for order in stay_rows}
+                self._arrival = {
+                    order.orderid: key[1] for order, key in zip(stay_rows, stay_keys, strict=True)
+                }
+                self.endRemoveRows()
+                return
             runs = [(len(stay_rows), len(rows) - 1)]
         arrival = self._arrival
         for first, last in reversed(runs):
