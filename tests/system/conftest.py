@@ -294,11 +294,20 @@ class Xvfb:
 
 
 def _accepts_connections(display: str) -> bool:
+    """True once the server completes an X handshake: a socket that accepts is not enough
+    (a server still setting up, or one on its way out, can accept and then hang up)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
             sock.connect(f"/tmp/.X11-unix/X{display.lstrip(':')}")
         except OSError:
             return False
+    from Xlib import error as xerror
+    from Xlib.display import Display
+
+    try:
+        Display(display).close()
+    except (OSError, xerror.DisplayError, xerror.ConnectionClosedError):
+        return False
     return True
 
 
