@@ -439,7 +439,8 @@ class _KillRun:
         return None
 
     def sweep(self, orders: Iterable[Order]) -> None:
-        targets = [o for o in orders if o.orderid and o.orderid not in self.canceled_by_sweep]
+        done_already = set(self.canceled_by_sweep)  # a set: a sweep can hold 1,000 orders
+        targets = [o for o in orders if o.orderid and o.orderid not in done_already]
         if not targets:
             return
         total = len(targets)
@@ -540,8 +541,9 @@ class _KillRun:
             message = message if message == self.refusal.sentence else self.refusal.sentence
         # Failures of orders that ended up finished still matter to the trader (an order that
         # filled instead of cancelling), so they are all kept, server's first.
+        swept_ids = set(self.canceled_by_sweep)
         failures = list(self.server_failures) + [
-            f for f in self.failures.values() if f.orderid not in self.canceled_by_sweep
+            f for f in self.failures.values() if f.orderid not in swept_ids
         ]
         return CancelReport(
             verdict=verdict,
