@@ -9,8 +9,6 @@ wired as the app wires them); the simulator runs here, on loopback. Another appl
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ import pytest
 from core.simulator import Simulator
 
 from .conftest import Xvfb
-from .test_hotkey_x11 import XDOTOOL_CHORD, Probe, focused_window, xdotool
+from .test_hotkey_x11 import XDOTOOL_CHORD, Probe, focused_window, probe_process, xdotool
 
 pytestmark = pytest.mark.system
 
@@ -38,35 +36,8 @@ def window_process(xvfb: Xvfb, sim: Simulator) -> Iterator[Probe]:
             KILLSWITCH_DATA_DIR=str(Path(tmp) / "data"),
             KILLSWITCH_RUNTIME_DIR=str(Path(tmp) / "run"),
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.system.hotkey_window", sim.url],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        probe: Probe | None = None
-        try:
-            probe = Probe(process)
+        with probe_process(["tests.system.hotkey_window", sim.url], env, stop_timeout_s=20) as probe:
             yield probe
-        finally:
-            assert process.stdin is not None and process.stderr is not None
-            process.stdin.close()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if probe is not None:
-                probe.reader.join(5)
-            err = process.stderr.read()
-            process.stderr.close()
-            if process.stdout is not None:
-                process.stdout.close()
-        assert process.returncode == 0, err
-        assert err == "", err
 
 
 def hold_chord_until_the_kill_reports(xvfb: Xvfb, window: Probe) -> dict[str, object]:

@@ -63,11 +63,13 @@ class Probe:
 
 
 @contextmanager
-def hotkey_probe(xvfb: Xvfb, chord: str = CHORD) -> Iterator[Probe]:
+def probe_process(args: list[str], env: dict[str, str], stop_timeout_s: float = 15) -> Iterator[Probe]:
+    """Run ``python -m <args>`` as a probe; on exit close its stdin (its cue to stop) and require
+    a clean exit with nothing on stderr (no Qt warnings, no tracebacks)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.system.hotkey_probe", chord],
+        [sys.executable, "-m", *args],
         cwd=REPO,
-        env=xvfb.env,
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -82,7 +84,7 @@ def hotkey_probe(xvfb: Xvfb, chord: str = CHORD) -> Iterator[Probe]:
         assert stdin is not None and stderr is not None
         stdin.close()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=stop_timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -93,7 +95,13 @@ def hotkey_probe(xvfb: Xvfb, chord: str = CHORD) -> Iterator[Probe]:
         if process.stdout is not None:
             process.stdout.close()
     assert process.returncode == 0, err
-    assert err == "", err  # no Qt warnings, no tracebacks
+    assert err == "", err
+
+
+@contextmanager
+def hotkey_probe(xvfb: Xvfb, chord: str = CHORD) -> Iterator[Probe]:
+    with probe_process(["tests.system.hotkey_probe", chord], xvfb.env) as probe:
+        yield probe
 
 
 def xdotool(xvfb: Xvfb, *args: str) -> None:
