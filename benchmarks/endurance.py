@@ -22,7 +22,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
-from core.client import OrderBook, make_http_client
+from core.client import make_http_client
+from core.replies import OrderBook
 from core.simulator import Quirks, Simulator
 from ui.lanes import Lanes
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from benchmarks.figures import Report, Target, median
 from benchmarks.qtrun import application, spin
-from core.client import OrderBook
+from core.replies import OrderBook
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from ui.lanes import Lanes

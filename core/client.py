@@ -1,28 +1,48 @@
 """The OpenAlgo client: one persistent ``httpx.Client`` per lane, typed results, typed errors.
 
-Every call returns either a typed result or an :class:`ApiError` carrying one sentence a
-trader understands. Nothing raw -- a traceback, an HTML page, a Python repr -- escapes.
+Every call returns either a typed result or an :class:`~core.replies.ApiError` carrying one
+sentence a trader understands. Nothing raw -- a traceback, an HTML page, a Python repr -- escapes.
 The API key travels only in the request body and never appears in an error, a log line or
-an exchange record (see :func:`redact`).
+an exchange record (see :func:`core.replies.redact`).
+
+This module makes the calls; ``core.replies`` reads what comes back and ``core.net_errors``
+turns network failures into sentences. Every call can be given ``within`` -- the seconds a
+caller (a kill with a deadline) can still wait -- and then no part of it waits longer: not the
+connection, not the reply's first byte, not the rest of its body.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
-from core import __version__, json_body
-from core.orders import Order, order_id_from, text
+from core import __version__
+from core.net_errors import classify_exception
+from core.orders import Order
+from core.replies import (
+    AnalyzerStatus,
+    ApiError,
+    CancelAllResult,
+    CancelResult,
+    ErrorKind,
+    OrderBook,
+    Pong,
+    interpret,
+    read_analyzer,
+    read_cancel,
+    read_cancel_all,
+    read_orderbook,
+    read_ping,
+    redact,
+)
 
 DEFAULT_STRATEGY: Final = "KillSwitch"
 SEMI_AUTO_PROBE_ORDER_ID: Final = "0"  # no broker issues it; see semi_auto_refuses_kills
@@ -44,161 +64,6 @@ class Timeouts:
     cancel_all_read: float = CANCEL_ALL_READ_TIMEOUT_S
 
 
-class ErrorKind(StrEnum):
-    INVALID_KEY = "invalid_key"
-    SEMI_AUTO = "semi_auto"
-    VALIDATION = "validation"
-    MALFORMED_REQUEST = "malformed_request"
-    IP_BANNED = "ip_banned"
-    FORBIDDEN = "forbidden"
-    BROKER_MODULE_MISSING = "broker_module_missing"
-    ENDPOINT_NOT_FOUND = "endpoint_not_found"
-    ORDER_NOT_FOUND = "order_not_found"
-    ORDER_NOT_CANCELLABLE = "order_not_cancellable"
-    ORDER_REJECTED = "order_rejected"
-    RATE_LIMITED = "rate_limited"
-    BROKER_ERROR = "broker_error"
-    SERVER_ERROR = "server_error"
-    GATEWAY = "gateway"
-    HTML_PAGE = "html_page"
-    EMPTY_REPLY = "empty_reply"
-    BAD_REPLY = "bad_reply"
-    REPLY_TOO_LARGE = "reply_too_large"
-    REDIRECT = "redirect"
-    TIMEOUT = "timeout"
-    CONNECTION_REFUSED = "connection_refused"
-    DNS = "dns"
-    TLS = "tls"
-    CONNECTION_DROPPED = "connection_dropped"
-    BAD_URL = "bad_url"
-    CLIENT_CLOSED = "client_closed"
-
-
-# The server said no: firing again will not help until a person changes something.
-REFUSALS: Final = frozenset(
-    {
-        ErrorKind.INVALID_KEY,
-        ErrorKind.SEMI_AUTO,
-        ErrorKind.VALIDATION,
-        ErrorKind.MALFORMED_REQUEST,
-        ErrorKind.IP_BANNED,
-        ErrorKind.FORBIDDEN,
-        ErrorKind.BROKER_MODULE_MISSING,
-    }
-)
-# The request never got an answer from OpenAlgo itself.
-NETWORK: Final = frozenset(
-    {
-        ErrorKind.TIMEOUT,
-        ErrorKind.CONNECTION_REFUSED,
-        ErrorKind.DNS,
-        ErrorKind.TLS,
-        ErrorKind.CONNECTION_DROPPED,
-        ErrorKind.GATEWAY,
-        ErrorKind.BAD_URL,
-        ErrorKind.ENDPOINT_NOT_FOUND,
-        ErrorKind.REDIRECT,
-        ErrorKind.HTML_PAGE,
-    }
-)
-# Worth another try within the kill's deadline.
-TRANSIENT: Final = frozenset(
-    {
-        ErrorKind.RATE_LIMITED,
-        ErrorKind.BROKER_ERROR,
-        ErrorKind.SERVER_ERROR,
-        ErrorKind.GATEWAY,
-        ErrorKind.HTML_PAGE,
-        ErrorKind.EMPTY_REPLY,
-        ErrorKind.TIMEOUT,
-        ErrorKind.CONNECTION_REFUSED,
-        ErrorKind.CONNECTION_DROPPED,
-    }
-)
-
-_IN_TRANSIT = re.compile(r"transit|try again|temporar|in progress|pending modification", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    """A failed call, as data. ``sentence`` is what the trader reads."""
-
-    kind: ErrorKind
-    sentence: str
-    endpoint: str = ""
-    http_status: int | None = None
-    server_message: str = ""
-
-    @property
-    def transient(self) -> bool:
-        if self.kind is ErrorKind.ORDER_REJECTED:
-            return bool(_IN_TRANSIT.search(self.server_message))
-        return self.kind in TRANSIENT
-
-    @property
-    def refusal(self) -> bool:
-        return self.kind in REFUSALS
-
-    @property
-    def network(self) -> bool:
-        return self.kind in NETWORK
-
-    def __post_init__(self) -> None:
-        # A sentence is one line on screen, whatever the server put in the message it quotes.
-        one_line = " ".join(self.sentence.split())
-        if one_line != self.sentence:
-            object.__setattr__(self, "sentence", one_line)
-
-    def __str__(self) -> str:
-        return self.sentence
-
-
-@dataclass(frozen=True, slots=True)
-class CancelFailure:
-    """An order the server (or the sweep) failed to cancel, with whatever reason it gave."""
-
-    orderid: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelAllResult:
-    message: str
-    canceled: tuple[str, ...]
-    failed: tuple[CancelFailure, ...]
-    mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class CancelResult:
-    orderid: str
-    message: str
-    mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class OrderBook:
-    orders: tuple[Order, ...]
-    mode: str
-    statistics: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def working(self) -> tuple[Order, ...]:
-        return tuple(o for o in self.orders if o.working)
-
-
-@dataclass(frozen=True, slots=True)
-class Pong:
-    broker: str
-    message: str
-    mode: str
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyzerStatus:
-    mode: str  # "live" or "analyze"
-
-
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One request and its reply, key removed, for the record of a kill."""
@@ -213,13 +78,8 @@ class Exchange:
 
 
 ExchangeObserver = Callable[[Exchange], None]
-
-
-def redact(text_: str, secret: str) -> str:
-    """Remove the key from any text (a URL, a body, an exception) before it is shown or kept."""
-    if secret and len(secret) >= 4:
-        text_ = text_.replace(secret, "<APIKEY>")
-    return text_
+OnSent = Callable[[], None]
+_ON_THE_WIRE: Final = ("http11.send_request_body.complete", "http2.send_request_body.complete")
 
 
 def normalise_host(url: str) -> str | None:
@@ -288,6 +148,9 @@ class OpenAlgoClient:
 
     ``http`` is the lane's persistent ``httpx.Client`` (see :func:`make_http_client`); the
     caller owns it. ``observer`` sees every exchange with the key removed.
+
+    Every endpoint method takes ``within``: the most seconds the call may take in all (None: the
+    lane's own timeouts only). A call with no time left is not sent at all.
     """
 
     def __init__(
@@ -314,41 +177,32 @@ class OpenAlgoClient:
 
     # -- endpoints -------------------------------------------------------------------
 
-    def cancel_all(self) -> CancelAllResult | ApiError:
+    def cancel_all(
+        self, *, within: float | None = None, on_sent: OnSent | None = None
+    ) -> CancelAllResult | ApiError:
+        """``cancelallorder``. ``on_sent`` is called (on this thread) once the whole request has
+        been written to the connection: from then on it may be carried out whatever happens."""
         body = self._call(
             "cancelallorder",
             {"strategy": self.strategy},
             read_timeout=self.timeouts.cancel_all_read,
+            within=within,
+            on_sent=on_sent,
         )
-        if isinstance(body, ApiError):
-            return body
-        canceled = _as_list(body.get("canceled_orders"))
-        failed = _as_list(body.get("failed_cancellations"))
-        return CancelAllResult(
-            message=redact(text(body.get("message", "")), self._apikey),
-            canceled=tuple(filter(None, (_item_id(i) for i in canceled))),
-            failed=tuple(_redacted_failure(parse_failure(i), self._apikey) for i in failed),
-            mode=mode_of(body),
-        )
+        return body if isinstance(body, ApiError) else read_cancel_all(body, self._apikey)
 
-    def cancel_order(self, orderid: str) -> CancelResult | ApiError:
-        body = self._call("cancelorder", {"strategy": self.strategy, "orderid": orderid})
-        if isinstance(body, ApiError):
-            return body
-        return CancelResult(
-            orderid=text(body.get("orderid", orderid)) or orderid,
-            message=redact(text(body.get("message", "")), self._apikey),
-            mode=mode_of(body),
-        )
+    def cancel_order(self, orderid: str, *, within: float | None = None) -> CancelResult | ApiError:
+        body = self._call("cancelorder", {"strategy": self.strategy, "orderid": orderid}, within=within)
+        return body if isinstance(body, ApiError) else read_cancel(body, orderid, self._apikey)
 
-    def semi_auto_refuses_kills(self) -> bool | ApiError:
+    def semi_auto_refuses_kills(self, *, within: float | None = None) -> bool | ApiError:
         """True when the account's Semi-Auto mode would refuse a kill (live accounts only).
 
         OpenAlgo has no read-only way to tell, so this asks it to cancel order id ``"0"``, which
         no broker issues: Semi-Auto refuses the request before any broker is called, and in Auto
         mode the broker answers that there is no such order. Nothing real can be cancelled.
         """
-        result = self.cancel_order(SEMI_AUTO_PROBE_ORDER_ID)
+        result = self.cancel_order(SEMI_AUTO_PROBE_ORDER_ID, within=within)
         if not isinstance(result, ApiError):
             return False
         if result.kind is ErrorKind.SEMI_AUTO:
@@ -358,95 +212,76 @@ class OpenAlgoClient:
         return False  # "order not found" and the like: Auto mode let the request through
 
     def orderbook(
-        self, parse_row: Callable[[Mapping[str, Any]], Order] = Order.from_json
+        self,
+        parse_row: Callable[[Mapping[str, Any]], Order] = Order.from_json,
+        *,
+        within: float | None = None,
     ) -> OrderBook | ApiError:
-        """The order book; ``parse_row`` turns each row into an ``Order`` (a poller passes
-        ``core.book_changes.BookTracker.parse_row`` to reuse last poll's unchanged orders)."""
-        body = self._call("orderbook", {})
-        if isinstance(body, ApiError):
-            return body
-        data = body.get("data")
-        rows: Any
-        stats: Any = {}
-        if isinstance(data, Mapping):
-            rows = data.get("orders", [])
-            stats = data.get("statistics", {})
-        elif isinstance(data, list):  # some brokers hand back the rows directly
-            rows = data
-        elif data is None or data == "":
-            rows = []  # an empty book is sometimes "data": null
-        else:
-            return self._bad_shape("orderbook", "the order book was not a list of orders")
-        if rows is None:
-            rows = []
-        if not isinstance(rows, list):
-            return self._bad_shape("orderbook", "the order book was not a list of orders")
-        orders = tuple(parse_row(r) for r in rows if isinstance(r, Mapping))
-        if len(orders) != len(rows):
-            return self._bad_shape("orderbook", "some rows of the order book were not orders")
-        return OrderBook(orders, mode_of(body), stats if isinstance(stats, Mapping) else {})
+        """The order book, read strictly (``core.replies.read_orderbook``); ``parse_row`` turns
+        each row into an ``Order`` (a poller passes ``core.book_changes.BookTracker.parse_row``
+        to reuse last poll's unchanged orders)."""
+        body = self._call("orderbook", {}, within=within)
+        return body if isinstance(body, ApiError) else read_orderbook(body, parse_row)
 
-    def ping(self) -> Pong | ApiError:
-        body = self._call("ping", {})
-        if isinstance(body, ApiError):
-            return body
-        data = body.get("data")
-        data = data if isinstance(data, Mapping) else {}
-        return Pong(text(data.get("broker", "")), text(data.get("message", "")), mode_of(body))
+    def ping(self, *, within: float | None = None) -> Pong | ApiError:
+        body = self._call("ping", {}, within=within)
+        return body if isinstance(body, ApiError) else read_ping(body)
 
-    def analyzer(self) -> AnalyzerStatus | ApiError:
-        body = self._call("analyzer", {})
-        if isinstance(body, ApiError):
-            return body
-        data = body.get("data")
-        if not isinstance(data, Mapping):
-            return self._bad_shape("analyzer", "the mode was missing")
-        mode = text(data.get("mode", "")).lower()
-        if mode not in ("live", "analyze"):
-            flag = data.get("analyze_mode")
-            if not isinstance(flag, bool):
-                return self._bad_shape("analyzer", "the mode was missing")
-            mode = "analyze" if flag else "live"
-        return AnalyzerStatus(mode)
+    def analyzer(self, *, within: float | None = None) -> AnalyzerStatus | ApiError:
+        body = self._call("analyzer", {}, within=within)
+        return body if isinstance(body, ApiError) else read_analyzer(body)
 
     # -- transport -------------------------------------------------------------------
 
-    def _bad_shape(self, endpoint: str, what: str) -> ApiError:
-        return ApiError(
-            ErrorKind.BAD_REPLY,
-            f"The server's reply to {endpoint} could not be understood ({what}).",
-            endpoint,
-            200,
-        )
+    def _timeout(self, read_cap: float, within: float | None) -> httpx.Timeout | None:
+        """The call's timeouts, none longer than ``within``; None when no time is left."""
+        connect = self.timeouts.connect
+        if within is None:
+            return httpx.Timeout(read_cap, connect=connect)
+        if within <= 0.001:
+            return None
+        return httpx.Timeout(min(read_cap, within), connect=min(connect, within))
 
     def _call(
-        self, endpoint: str, fields: Mapping[str, Any], *, read_timeout: float | None = None
+        self,
+        endpoint: str,
+        fields: Mapping[str, Any],
+        *,
+        read_timeout: float | None = None,
+        within: float | None = None,
+        on_sent: OnSent | None = None,
     ) -> dict[str, Any] | ApiError:
         if not self._valid_host:
             return ApiError(
                 ErrorKind.BAD_URL,
                 f"The server address {self.host!r} is not a usable URL (expected http://host:port).",
                 endpoint,
+                delivered=False,
             )
-        payload = {"apikey": self._apikey, **fields}
         started_wall = time.time()
         started = time.perf_counter()
+        timeout = self._timeout(self.timeouts.read if read_timeout is None else read_timeout, within)
+        if timeout is None:
+            return ApiError(
+                ErrorKind.TIMEOUT,
+                f"{endpoint} was not sent to {self.host}: the kill's deadline had passed.",
+                endpoint,
+                delivered=False,
+            )
+        ends = None if within is None else started + within
+        payload = {"apikey": self._apikey, **fields}
         status: int | None = None
         raw = b""
         try:
             request = self._http.build_request(
-                "POST",
-                f"{self.host}/api/v1/{endpoint}",
-                json=payload,
-                timeout=httpx.Timeout(
-                    self.timeouts.read if read_timeout is None else read_timeout,
-                    connect=self.timeouts.connect,
-                ),
+                "POST", f"{self.host}/api/v1/{endpoint}", json=payload, timeout=timeout
             )
+            if on_sent is not None:
+                request.extensions["trace"] = _trace_sent(on_sent)
             response = self._http.send(request, stream=True)
             try:
                 status = response.status_code
-                raw = _read_capped(response)
+                raw = _read_capped(response, ends)
             finally:
                 response.close()
         except _TooLargeError:
@@ -454,6 +289,14 @@ class OpenAlgoClient:
                 ErrorKind.REPLY_TOO_LARGE,
                 f"The server's reply to {endpoint} was larger than "
                 f"{MAX_BODY_BYTES // (1024 * 1024)} MB and was not read.",
+                endpoint,
+                status,
+            )
+        except _PastDeadlineError:
+            result = ApiError(
+                ErrorKind.TIMEOUT,
+                f"The answer from {self.host} to {endpoint} was still arriving when the kill's "
+                "deadline passed; the request may have been carried out.",
                 endpoint,
                 status,
             )
@@ -471,6 +314,7 @@ class OpenAlgoClient:
                 f"The request to {self.host} was not sent: the app had already closed this "
                 "connection (it is stopping, or the settings changed).",
                 endpoint,
+                delivered=False,
             )
         else:
             result = interpret(endpoint, status, response.headers.get("content-type", ""), raw)
@@ -521,345 +365,39 @@ class OpenAlgoClient:
             self.observer(exchange)
 
     def _network_error(self, endpoint: str, exc: BaseException) -> ApiError:
-        kind, sentence = classify_exception(exc, self.host)
-        return ApiError(kind, sentence, endpoint)
+        kind, sentence, delivered = classify_exception(exc, self.host)
+        return ApiError(kind, sentence, endpoint, delivered=delivered)
+
+
+def _trace_sent(on_sent: OnSent) -> Callable[[str, Any], None]:
+    """httpx's ``trace`` request extension, calling ``on_sent`` once the body is written."""
+
+    def trace(event: str, info: Any) -> None:
+        if event in _ON_THE_WIRE:
+            with contextlib.suppress(Exception):  # a progress callback must never break a call
+                on_sent()
+
+    return trace
 
 
 class _TooLargeError(Exception):
     pass
 
 
-def _read_capped(response: httpx.Response) -> bytes:
+class _PastDeadlineError(Exception):
+    pass
+
+
+def _read_capped(response: httpx.Response, ends: float | None) -> bytes:
+    """The body, refused past ``MAX_BODY_BYTES`` and abandoned at ``ends`` (perf_counter time):
+    a server trickling its answer must not hold a kill past its deadline."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise _TooLargeError
+        if ends is not None and time.perf_counter() > ends:
+            raise _PastDeadlineError
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-# -- interpreting replies ----------------------------------------------------------------
-
-
-def mode_of(body: Mapping[str, Any]) -> str:
-    """``analyze`` when the reply says so; live replies carry no ``mode`` key at all."""
-    return "analyze" if text(body.get("mode", "")).lower() == "analyze" else "live"
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, list):
-        return value
-    if isinstance(value, tuple):
-        return list(value)
-    return [value]  # a single id or item instead of a list
-
-
-def _item_id(item: Any) -> str:
-    if isinstance(item, Mapping):
-        return order_id_from(item)
-    if isinstance(item, str | int | float) and not isinstance(item, bool):
-        return text(item)
-    return ""
-
-
-_REASON_KEYS = ("reason", "message", "error", "emsg", "errorMessage", "error_message", "msg", "status")
-
-
-def parse_failure(item: Any) -> CancelFailure:
-    """One failure item, in any shape a broker uses; keeps whatever it says."""
-    if isinstance(item, Mapping):
-        orderid = order_id_from(item)
-        for key in _REASON_KEYS:
-            value = item.get(key)
-            if value not in (None, ""):
-                return CancelFailure(orderid, _flatten(value))
-        rest = {k: v for k, v in item.items() if text(v) != orderid}
-        reason = _flatten(rest) if rest else "no reason given by the broker"
-        return CancelFailure(orderid, reason)
-    orderid = _item_id(item)
-    if orderid:
-        return CancelFailure(orderid, "no reason given by the broker")
-    return CancelFailure("", _flatten(item) or "no reason given by the broker")
-
-
-def _redacted_failure(failure: CancelFailure, secret: str) -> CancelFailure:
-    reason = redact(failure.reason, secret)
-    return failure if reason == failure.reason else CancelFailure(failure.orderid, reason)
-
-
-def _flatten(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return "; ".join(_flatten(v) for v in value)
-    return text(value)
-
-
-def message_text(value: Any) -> str:
-    """The server's ``message`` as one readable line: objects and Python reprs flattened."""
-    if isinstance(value, str):
-        stripped = value.strip()
-        # cancelallorder/cancelorder send validation errors as a Python repr of a dict.
-        if stripped.startswith("{") and stripped.endswith("}"):
-            pairs = re.findall(r"'([^']+)':\s*\[([^\]]*)\]", stripped)
-            if pairs:
-                return "; ".join(f"{k}: {v.strip().strip(chr(39))}" for k, v in pairs)
-        return stripped
-    return _flatten(value)
-
-
-def _looks_html(content_type: str, raw: bytes) -> bool:
-    head = raw[:512].lstrip().lower()
-    return "html" in content_type.lower() or head.startswith((b"<!doctype", b"<html", b"<"))
-
-
-def _html_title(raw: bytes) -> str:
-    match = re.search(rb"<title[^>]*>(.*?)</title>", raw[:65536], re.I | re.S)
-    if not match:
-        return ""
-    title = re.sub(r"\s+", " ", match.group(1).decode("utf-8", "replace")).strip()
-    return title[:120]
-
-
-def interpret(endpoint: str, status: int | None, content_type: str, raw: bytes) -> dict[str, Any] | ApiError:
-    """Turn one HTTP reply into the JSON body of a success, or an ApiError with a sentence."""
-    status = status or 0
-
-    def err(kind: ErrorKind, sentence: str, message: str = "") -> ApiError:
-        return ApiError(kind, sentence, endpoint, status, message)
-
-    if 300 <= status < 400:
-        return err(ErrorKind.REDIRECT, "The server answered with a redirect, which is never followed.")
-
-    body: Any = None
-    if raw.strip():
-        try:
-            body = json_body.loads(raw)  # json.loads, but fast and in short holds of the GIL
-        except (ValueError, RecursionError):
-            body = None
-
-    message = ""
-    if isinstance(body, Mapping):
-        message = message_text(body.get("message", ""))
-
-    if status == 200:
-        if not raw.strip():
-            return err(ErrorKind.EMPTY_REPLY, f"The server sent an empty reply to {endpoint}.")
-        if not isinstance(body, Mapping):
-            if _looks_html(content_type, raw):
-                title = _html_title(raw)
-                return err(
-                    ErrorKind.HTML_PAGE,
-                    "The server answered with a web page instead of OpenAlgo's API"
-                    + (f" ({title})" if title else "")
-                    + " — check the server URL; a tunnel or proxy may be in the way.",
-                )
-            return err(ErrorKind.BAD_REPLY, f"The server's reply to {endpoint} could not be understood.")
-        state = text(body.get("status", "")).lower()
-        if state == "success":
-            return dict(body)
-        if state == "error":
-            return err(
-                ErrorKind.BROKER_ERROR,
-                f"The server reported an error on {endpoint}: {message or 'no reason given'}.",
-                message,
-            )
-        return err(
-            ErrorKind.BAD_REPLY,
-            f"The server's reply to {endpoint} did not say whether it succeeded.",
-            message,
-        )
-
-    if status == 429:
-        return err(
-            ErrorKind.RATE_LIMITED,
-            f"The server's rate limit was hit on {endpoint} ({message or 'too many requests'}).",
-            message,
-        )
-
-    if not isinstance(body, Mapping):
-        plain = raw[:300].decode("utf-8", "replace").strip()
-        if status == 403 and "banned" in plain.lower():
-            return err(
-                ErrorKind.IP_BANNED,
-                "OpenAlgo has banned this computer's IP address (Access Denied) — "
-                "lift the ban in OpenAlgo's security settings.",
-                plain,
-            )
-        if status in (502, 503, 504):
-            return err(
-                ErrorKind.GATEWAY,
-                f"The proxy or tunnel in front of OpenAlgo could not reach it (HTTP {status}) — "
-                "is OpenAlgo running?",
-            )
-        if raw.strip() and _looks_html(content_type, raw):
-            title = _html_title(raw)
-            if status == 404:
-                return err(
-                    ErrorKind.ENDPOINT_NOT_FOUND,
-                    "The server has no OpenAlgo API at this address (HTTP 404"
-                    + (f", {title}" if title else "")
-                    + ") — check the server URL, or whether the tunnel is still online.",
-                )
-            return err(
-                ErrorKind.HTML_PAGE,
-                f"The server answered with a web page (HTTP {status}"
-                + (f", {title}" if title else "")
-                + ") instead of OpenAlgo's API — a proxy or tunnel may be in the way.",
-            )
-        if not raw.strip():
-            return err(
-                ErrorKind.EMPTY_REPLY, f"The server sent an empty reply (HTTP {status}) to {endpoint}."
-            )
-        if status >= 500:
-            return err(ErrorKind.SERVER_ERROR, f"The server failed (HTTP {status}) on {endpoint}.")
-        return err(
-            ErrorKind.BAD_REPLY,
-            f"The server's reply to {endpoint} (HTTP {status}) could not be understood.",
-        )
-
-    lower = message.lower()
-    if status == 403:
-        if "invalid openalgo apikey" in lower or "apikey" in lower:
-            return err(
-                ErrorKind.INVALID_KEY,
-                "The server rejected the API key: either the key is wrong, or the broker session "
-                "behind it has expired (it ends daily at 03:00 IST) — log in to OpenAlgo again.",
-                message,
-            )
-        if "semi-auto" in lower or "semi auto" in lower:
-            return err(
-                ErrorKind.SEMI_AUTO,
-                "Kill refused: the account is in Semi-Auto mode, where OpenAlgo does not let the "
-                "API cancel orders. Switch to Auto mode in OpenAlgo and fire again.",
-                message,
-            )
-        if "banned" in lower:
-            return err(
-                ErrorKind.IP_BANNED,
-                "OpenAlgo has banned this computer's IP address — lift the ban in OpenAlgo.",
-                message,
-            )
-        return err(ErrorKind.FORBIDDEN, f"The server refused {endpoint}: {message or 'forbidden'}.", message)
-    if status == 400:
-        if "could not understand" in lower:
-            return err(
-                ErrorKind.MALFORMED_REQUEST,
-                "The server could not read the request (malformed JSON) — this is a bug in the "
-                "kill switch; please report it.",
-                message,
-            )
-        if "cannot cancel order in" in lower or "already cancel" in lower:
-            return err(ErrorKind.ORDER_NOT_CANCELLABLE, f"Not cancellable: {message}.", message)
-        if isinstance(body.get("message"), Mapping) or re.search(
-            r"missing data|unknown field|length must|not a valid|field", lower
-        ):
-            return err(
-                ErrorKind.VALIDATION,
-                f"The server rejected the request's fields ({message}) — check the strategy label "
-                "and that this OpenAlgo version is supported.",
-                message,
-            )
-        return err(ErrorKind.ORDER_REJECTED, message or f"The server rejected {endpoint}.", message)
-    if status == 404:
-        if "broker-specific module" in lower or "broker module" in lower:
-            return err(
-                ErrorKind.BROKER_MODULE_MISSING,
-                "OpenAlgo is misconfigured: its broker module was not found — check the broker "
-                "set up in OpenAlgo.",
-                message,
-            )
-        if endpoint == "cancelorder" and "order" in lower:
-            return err(ErrorKind.ORDER_NOT_FOUND, message or "Order not found.", message)
-        return err(
-            ErrorKind.ENDPOINT_NOT_FOUND,
-            "The server has no OpenAlgo API at this address (HTTP 404) — check the server URL.",
-            message,
-        )
-    if status in (502, 503, 504):
-        return err(
-            ErrorKind.GATEWAY,
-            f"The proxy or tunnel in front of OpenAlgo could not reach it (HTTP {status}) — "
-            "is OpenAlgo running?",
-            message,
-        )
-    if status >= 500:
-        if "status" in body:
-            return err(
-                ErrorKind.BROKER_ERROR,
-                f"The broker call failed on {endpoint}: {message or 'internal error'}.",
-                message,
-            )
-        return err(
-            ErrorKind.SERVER_ERROR,
-            f"OpenAlgo failed with an internal error (HTTP {status}) on {endpoint}.",
-            message,
-        )
-    return err(
-        ErrorKind.BAD_REPLY,
-        f"The server answered {endpoint} with an unexpected HTTP {status}"
-        + (f": {message}" if message else "")
-        + ".",
-        message,
-    )
-
-
-_DNS_HINTS = (
-    "name or service not known",
-    "nodename nor servname",
-    "getaddrinfo",
-    "name resolution",
-    "no address associated",
-    "errno -2",
-    "errno -3",
-    "errno -5",
-    "errno 11001",
-)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen and len(seen) < 10:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def classify_exception(exc: BaseException, host: str) -> tuple[ErrorKind, str]:
-    """A network failure as a kind and a sentence naming the server, never the key."""
-    chain = _chain(exc)
-    described = " ".join(str(e) for e in chain).lower()
-    if isinstance(exc, httpx.TimeoutException):
-        phase = "connect to" if isinstance(exc, httpx.ConnectTimeout) else "get an answer from"
-        return ErrorKind.TIMEOUT, f"Timed out trying to {phase} {host}."
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in described or "ssl" in described:
-        return (
-            ErrorKind.TLS,
-            f"The secure connection to {host} failed (TLS certificate not trusted or TLS error); "
-            "the key was not sent.",
-        )
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ErrorKind.BAD_URL, f"The server address {host} is not a usable URL."
-    if isinstance(exc, httpx.ConnectError):
-        if any(hint in described for hint in _DNS_HINTS):
-            return ErrorKind.DNS, f"The server name in {host} could not be found (DNS) — check the URL."
-        if "refused" in described:
-            return (
-                ErrorKind.CONNECTION_REFUSED,
-                f"Nothing is listening at {host} (connection refused) — is OpenAlgo running?",
-            )
-        return ErrorKind.CONNECTION_REFUSED, f"Could not connect to {host} — is it reachable?"
-    if isinstance(exc, httpx.DecodingError):
-        return ErrorKind.BAD_REPLY, f"The reply from {host} could not be decoded."
-    return (
-        ErrorKind.CONNECTION_DROPPED,
-        f"The connection to {host} dropped before the reply was complete — the request may or may "
-        "not have been carried out.",
-    )

@@ -17,16 +17,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from core.client import (
-    ApiError,
-    CancelAllResult,
-    CancelFailure,
-    ErrorKind,
-    Exchange,
-    OpenAlgoClient,
-    OrderBook,
-)
+from core.client import Exchange, OpenAlgoClient
 from core.orders import Order, text
+from core.replies import ApiError, CancelAllResult, CancelFailure, ErrorKind, OrderBook
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from core.client import Exchange, redact
+from core.client import Exchange
 from core.files import write_atomically
 from core.kill import CancelReport, KillSwitch, order_json
 from core.orders import Order, text
+from core.replies import redact
 from core.settings import data_dir
 
 log = logging.getLogger(__name__)

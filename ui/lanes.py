@@ -72,18 +72,11 @@ import httpx
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from core.book_changes import BookChanges, BookTracker
-from core.client import (
-    ApiError,
-    ErrorKind,
-    OpenAlgoClient,
-    OrderBook,
-    Pong,
-    interpret,
-    make_http_client,
-)
+from core.client import OpenAlgoClient, make_http_client
 from core.kill import CancelReport, KillProgress, KillSwitch
 from core.orders import Order
 from core.record import KillRecord, RecordingKill
+from core.replies import ApiError, ErrorKind, OrderBook, Pong, interpret
 
 log = logging.getLogger(__name__)
 

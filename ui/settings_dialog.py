@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.client import ApiError, OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.replies import ApiError
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from ui.hotkey_edit import HotkeyEdit

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.book_changes import BookChanges, BookTracker
-from core.client import OpenAlgoClient, OrderBook, make_http_client
+from core.client import OpenAlgoClient, make_http_client
 from core.orders import Order
+from core.replies import OrderBook
 from core.simulator import Simulator
 
 

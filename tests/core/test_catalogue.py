@@ -23,18 +23,9 @@ from typing import Any
 
 import pytest
 
-from core.client import (
-    ApiError,
-    CancelAllResult,
-    ErrorKind,
-    Exchange,
-    OpenAlgoClient,
-    OrderBook,
-    Pong,
-    Timeouts,
-    make_http_client,
-)
+from core.client import Exchange, OpenAlgoClient, Timeouts, make_http_client
 from core.kill import CancelReport, KillSwitch, Verdict
+from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, Pong
 from core.simulator import Quirks, Simulator
 from tests.core.loopback import Connection, ScriptedServer, http_reply, replying, self_signed_context
 
@@ -213,6 +204,15 @@ WRONG_SHAPES = [
     ("orderbook", {"data": {"orders": []}}, ErrorKind.BAD_REPLY),  # status missing
     ("orderbook", {"status": {"code": "success"}, "data": {"orders": []}}, ErrorKind.BAD_REPLY),
     ("orderbook", {"status": None}, ErrorKind.BAD_REPLY),
+    # A success without the list of orders where OpenAlgo puts it is an unreadable book, not an
+    # empty one: each of these once read as "nothing working" and let a kill say flat.
+    ("orderbook", {"status": "success"}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": None}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": {}}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": {"orders": None}}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": {"order_list": []}}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": []}, ErrorKind.BAD_REPLY),
+    ("orderbook", {"status": "success", "data": ""}, ErrorKind.BAD_REPLY),
     ("cancel_all", {"message": "Canceled 3 orders"}, ErrorKind.BAD_REPLY),  # status missing
     ("cancel_all", {"status": "error", "message": {"nested": [1, {"x": None}]}}, ErrorKind.BROKER_ERROR),
     ("analyzer", {"status": "success", "data": "live"}, ErrorKind.BAD_REPLY),
@@ -241,7 +241,8 @@ def test_numbers_sent_as_nested_objects_still_give_orders_that_count_as_working(
         "trigger_price": {"deep": {"er": 1}},
         "order_status": {"code": 1},
     }
-    result = fault(lane, replying(http_reply(200, json.dumps({"status": "success", "data": [row]}).encode())))
+    body = {"status": "success", "data": {"orders": [row], "statistics": {}}}
+    result = fault(lane, replying(http_reply(200, json.dumps(body).encode())))
     assert isinstance(result, OrderBook)
     (order,) = result.orders
     assert order.quantity == 0.0 and order.price == 0.0 and order.symbol == "SBIN"

@@ -13,16 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.client import (
-    ApiError,
-    CancelAllResult,
-    ErrorKind,
-    OpenAlgoClient,
-    OrderBook,
-    make_http_client,
-    normalise_host,
-    parse_failure,
-)
+from core.client import OpenAlgoClient, make_http_client, normalise_host
+from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, parse_failure
 
 KEY = "k" * 64
 

@@ -18,16 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from core.client import (
-    AnalyzerStatus,
-    ApiError,
-    CancelAllResult,
-    CancelResult,
-    OpenAlgoClient,
-    OrderBook,
-    Pong,
-    make_http_client,
-)
+from core.client import OpenAlgoClient, make_http_client
+from core.replies import AnalyzerStatus, ApiError, CancelAllResult, CancelResult, OrderBook, Pong
 
 KEY = "fuzz-key-0b9d8e7f6a5c4b3d2e1f0a9b8c7d6e5f"
 

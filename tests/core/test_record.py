@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from core.client import CancelFailure, Exchange, OpenAlgoClient, make_http_client
+from core.client import Exchange, OpenAlgoClient, make_http_client
 from core.kill import CancelReport, KillSwitch, Verdict
 from core.orders import Order
 from core.record import KillRecord, KillState, Outcome, RecordingKill, default_path
+from core.replies import CancelFailure
 from core.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,9 @@ from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.modeltest import ModelTester
 
 from core.book_changes import BookTracker
-from core.client import OpenAlgoClient, OrderBook, make_http_client
+from core.client import OpenAlgoClient, make_http_client
 from core.orders import Order
+from core.replies import OrderBook
 from core.simulator import Quirks, Simulator
 from ui.orders_model import ORDER_ROLE, OrdersModel
 

@@ -6,8 +6,8 @@ import time
 
 from pytestqt.qtbot import QtBot
 
-from core.client import CancelFailure
 from core.kill import CancelReport, Verdict
+from core.replies import CancelFailure
 from ui.results_pane import MAX_LISTED, ResultsPane
 
 
