@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from benchmarks.figures import Report, Target, median
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import KillSwitch, Verdict
+from core.kill import KillSwitch
+from core.report import Verdict
 from core.simulator import Quirks, Simulator
 
 SURVIVOR_FRACTION = 0.1

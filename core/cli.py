@@ -5,7 +5,11 @@ headless kill as ``cancel-all`` when no window takes it.
 
 Exit status (shared by ``cancel-all`` and ``trigger``): 0 flat, 1 orders remain or the
 result is unverified, 2 usage or configuration error, 3 refused by the server, 4 server
-unreachable or timed out.
+unreachable (nothing was sent), 130 interrupted by Ctrl+C, 143 stopped by SIGTERM.
+
+The kill runs on a worker thread; this thread waits for it, so Ctrl+C, SIGTERM and a server
+that outlives the kill's deadline all still end in a report (``unverified``) within a second,
+with no traceback.
 """
 
 from __future__ import annotations
@@ -18,13 +22,19 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from core import APP_NAME, __version__
 from core import settings as settings_store
 from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
-from core.kill import CancelReport, KillSwitch
+from core.kill import DEFAULT_DEADLINE_S, KillSwitch, deadline_problem
+from core.report import EXIT_INTERRUPTED_SIGINT, EXIT_INTERRUPTED_SIGTERM, CancelReport
+
+if TYPE_CHECKING:  # imported where used: `simulate` and `set-key` need none of them
+    from core.one_kill import OneKill, RunningKill
+    from core.record import KillRecord
 
 EXIT_USAGE = 2
 ENV_KEY = "OPENALGO_API_KEY"
@@ -33,6 +43,10 @@ ENV_HOST = "OPENALGO_HOST"
 SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
 # How much longer than the kill deadline to wait for a window's verdict before calling it unverified.
 WINDOW_GRACE_S = 30.0
+# How much longer than the kill deadline this process waits for its own kill's verdict.
+SHUTDOWN_GRACE_S = 1.0
+RECORD_WRITE_GRACE_S = 2.0  # after the verdict, for the record to be written before this process ends
+SURFACE = "command line"  # how this process names itself in the record's announcements
 
 
 class UsageError(Exception):
@@ -63,11 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument(
-            "--host", help=f"OpenAlgo URL (default: saved setting, ${ENV_HOST}, or 127.0.0.1:5000)"
+            "--host",
+            metavar="URL",
+            help=f"OpenAlgo URL (default: ${ENV_HOST}, else the server saved in the window's Settings)",
         )
         cmd.add_argument("--strategy", help="label sent to OpenAlgo's logs (default: KillSwitch)")
         cmd.add_argument("--json", action="store_true", help="print the report as JSON")
-        cmd.add_argument("--deadline", type=float, help="seconds to keep sweeping survivors (default 60)")
+        cmd.add_argument(
+            "--deadline",
+            type=float,
+            metavar="SECONDS",
+            help="the longest the whole kill may take; by then it ends with a verdict whatever the "
+            f"server does (default: the saved setting, {DEFAULT_DEADLINE_S:.0f} s; 1 to 600)",
+        )
 
     key = sub.add_parser("set-key", help="store the API key in the OS keyring (prompted, never echoed)")
     key.add_argument("--host", help="OpenAlgo URL the key belongs to")
@@ -99,11 +121,38 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
 
 def resolve_host(explicit: str | None) -> str:
-    raw = explicit or os.environ.get(ENV_HOST) or settings_store.load().host
+    """The server: ``--host``, else ``$OPENALGO_HOST``, else the one saved in Settings.
+
+    A blank value anywhere is a usage error, never a reason to fire at a default server."""
+    if explicit is not None:
+        source, raw = "--host", explicit
+    elif ENV_HOST in os.environ:
+        source, raw = f"${ENV_HOST}", os.environ[ENV_HOST]
+    else:
+        saved = settings_store.saved_host()
+        if saved is None:
+            raise UsageError(
+                f"No server given: pass --host URL, set {ENV_HOST}, or save a server in the "
+                "window's Settings."
+            )
+        source, raw = "the saved server", saved
+    if not raw.strip():
+        raise UsageError(f"{source} is empty; give the OpenAlgo server's URL, e.g. http://127.0.0.1:5000.")
     host = normalise_host(raw)
     if host is None:
-        raise UsageError(f"{raw!r} is not a usable server URL; expected something like http://127.0.0.1:5000")
+        raise UsageError(
+            f"{raw!r} ({source}) is not a usable server URL; expected something like http://127.0.0.1:5000"
+        )
     return host
+
+
+def resolve_deadline(explicit: float | None) -> float:
+    if explicit is None:
+        return settings_store.load().deadline_s
+    problem = deadline_problem(explicit)
+    if problem is not None:
+        raise UsageError(f"--deadline: {problem}")
+    return explicit
 
 
 def resolve_key(host: str) -> str:
@@ -125,6 +174,13 @@ def resolve_key(host: str) -> str:
     return key
 
 
+_CHECK_THE_BOOK = "some orders may have been cancelled and others not — check the order book in OpenAlgo."
+
+
+class _TerminatedError(Exception):
+    """SIGTERM arrived while this process waited for its kill."""
+
+
 def run_headless_kill(
     host: str,
     apikey: str,
@@ -132,35 +188,119 @@ def run_headless_kill(
     deadline_s: float,
     trigger: str = "command line",
     on_progress: Callable[[str], None] | None = None,
-) -> CancelReport:
-    """Fire a kill from this process and write it to the same record the window keeps."""
-    from core.record import KillRecord, RecordingKill
+    err: TextIO | None = None,
+) -> tuple[CancelReport, int]:
+    """Fire a kill from this process, recorded like the window's, and wait for its verdict.
 
-    with make_http_client() as http:
-        client = OpenAlgoClient(host, apikey, http, strategy=strategy)
-        switch = KillSwitch(
-            client,
-            deadline_s=deadline_s,
-            on_progress=(lambda p: on_progress(p.text)) if on_progress else None,
-        )
-        try:
-            record: KillRecord | None = KillRecord(secret=apikey)
-        except (OSError, sqlite3.Error) as exc:  # a broken disk must never stop a kill
-            print(f"killswitch: this kill will not be recorded ({exc})", file=sys.stderr)
-            record = None
-        if record is None:
-            return switch.fire(trigger)
-        try:
-            return RecordingKill(switch, record).fire(trigger)
-        finally:
+    Returns the report and the exit status: the verdict's, or 130/143 when Ctrl+C or SIGTERM
+    stopped the wait (the report is then the kill's report so far, marked interrupted in the
+    record at once). A kill still running at its deadline plus a second is reported as it stands.
+    """
+    from core.one_kill import OneKill, ServerLocks
+    from core.record import KillRecord
+
+    err = err or sys.stderr
+    record: KillRecord | None
+    try:
+        record = KillRecord(secret=apikey)
+    except (OSError, sqlite3.Error) as exc:  # a broken disk must never stop a kill
+        print(f"killswitch: this kill will not be recorded ({exc})", file=err)
+        record = None
+    http = make_http_client()
+    client = OpenAlgoClient(host, apikey, http, strategy=strategy)
+    switch = KillSwitch(
+        client,
+        deadline_s=deadline_s,
+        on_progress=(lambda p: on_progress(p.text)) if on_progress else None,
+    )
+    locks = ServerLocks((record.path.parent if record is not None else settings_store.data_dir()) / "locks")
+    one = OneKill(switch, record=record, locks=locks)
+    if record is not None:
+        announce_interrupted(record, one, err)
+    press = one.press(trigger)
+    worker = threading.Thread(target=one.run, args=(press.kill,), name="kill", daemon=True)
+    previous = _raise_on_sigterm()
+    code: int | None = None
+    abandoned = False
+    try:
+        worker.start()
+        report = _wait(press.kill, deadline_s + SHUTDOWN_GRACE_S)
+        if report is None:
+            abandoned = True
+            report = one.interrupt(
+                f"The kill had no verdict when its {deadline_s:g} s deadline passed; the server "
+                "may still be working on it — check the order book in OpenAlgo.",
+                interrupted=False,
+            ) or press.kill.wait(0)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED_SIGINT
+        report = one.interrupt(f"Interrupted by Ctrl+C before the verdict: {_CHECK_THE_BOOK}")
+    except _TerminatedError:
+        code = EXIT_INTERRUPTED_SIGTERM
+        report = one.interrupt(f"Stopped by SIGTERM before the verdict: {_CHECK_THE_BOOK}")
+    finally:
+        _restore_sigterm(previous)
+    assert report is not None
+    if code is None and not abandoned:
+        # The verdict is in; the worker is writing it to the record (milliseconds). Then close
+        # the client and the record. A worker still stuck at the deadline is left behind.
+        worker.join(RECORD_WRITE_GRACE_S)
+        http.close()
+        if record is not None:
             record.close()
+    return report, report.exit_code if code is None else code
+
+
+def _wait(kill: RunningKill, timeout: float) -> CancelReport | None:
+    """Wait for the kill's verdict in short steps, so Ctrl+C and SIGTERM are handled at once on
+    every platform."""
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        if kill.done.wait(min(0.1, max(0.0, ends - time.monotonic()))):
+            return kill.report
+    return kill.report
+
+
+def _raise_on_sigterm() -> object:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: object) -> None:
+        raise _TerminatedError
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous: object) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+
+
+def announce_interrupted(record: KillRecord, one: OneKill, err: TextIO) -> None:
+    """Name, once, each earlier kill that was interrupted before its verdict."""
+    try:
+        record.mark_interrupted(one.still_running)
+        kills = record.unannounced_interruptions(SURFACE)
+        for kill in kills:
+            print(f"note: {interrupted_sentence(kill.server, kill.started_at)}", file=err)
+        record.mark_announced((k.kill_id for k in kills), SURFACE)
+    except sqlite3.Error:
+        pass  # the record is a help here, never a reason to stop
+
+
+def interrupted_sentence(server: str, started_at: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at))
+    return (
+        f"the kill on {server} started at {when} was interrupted before its verdict — "
+        "some orders may still be working there: check the order book in OpenAlgo."
+    )
 
 
 def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     host = resolve_host(args.host)
+    deadline = resolve_deadline(args.deadline)
     saved = settings_store.load()
     strategy = (args.strategy or saved.strategy).strip() or saved.strategy
-    deadline = args.deadline if args.deadline and args.deadline > 0 else saved.deadline_s
     apikey = resolve_key(host)
     if not host.startswith("https://") and not is_loopback(host):
         print(
@@ -168,14 +308,22 @@ def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "unless this is a private network you trust.",
             file=err,
         )
-    progress = None if args.json else (lambda text: print(f"  … {text}", file=err))
-    report = run_headless_kill(host, apikey, strategy, deadline, "command line", progress)
+    started = time.monotonic()
+    progress = (
+        None
+        if args.json
+        else (lambda text: print(f"  … {time.monotonic() - started:4.1f} s  {text}", file=err, flush=True))
+    )
+    report, code = run_headless_kill(host, apikey, strategy, deadline, "command line", progress, err)
     if args.json:
-        json.dump(report.to_json(), out, indent=2)
+        document = report.to_json()
+        document["exit_code"] = code
+        json.dump(document, out, indent=2)
         out.write("\n")
     else:
         print_report(report, out)
-    return report.exit_code
+    out.flush()
+    return code
 
 
 def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -183,12 +331,27 @@ def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run the kill here exactly as ``cancel-all`` does."""
     from core.instance import ask_window_to_fire
 
-    host = resolve_host(args.host) if args.host else None
+    host = resolve_host(args.host) if args.host is not None else None
     saved = settings_store.load()
-    deadline = args.deadline if args.deadline and args.deadline > 0 else saved.deadline_s
+    deadline = resolve_deadline(args.deadline)
     if not args.json:
         print("  … asking the running window to fire", file=err)
-    reply = ask_window_to_fire(max(deadline, saved.deadline_s) + WINDOW_GRACE_S, host=host)
+    try:
+        reply = ask_window_to_fire(max(deadline, saved.deadline_s) + WINDOW_GRACE_S, host=host)
+    except KeyboardInterrupt:
+        sentence = "Stopped waiting by Ctrl+C; the window's kill goes on and its verdict will show there."
+        if args.json:
+            document = {
+                "verdict": "unverified",
+                "interrupted": True,
+                "message": sentence,
+                "exit_code": EXIT_INTERRUPTED_SIGINT,
+            }
+            json.dump(document, out, indent=2)
+            out.write("\n")
+        else:
+            print(sentence, file=err)
+        return EXIT_INTERRUPTED_SIGINT
     if reply is None:
         print("No Kill Switch window answered; running the kill from here.", file=err)
         return cancel_all(args, out, err)
@@ -232,6 +395,9 @@ def print_window_reply(reply: dict[str, object], out: TextIO) -> None:
                 f"{order.get('symbol')} [{order.get('status')}]",
                 file=out,
             )
+    for order in items("missing_orders"):
+        if isinstance(order, dict):
+            print(f"  MISSING FROM THE BOOK  #{order.get('orderid')}", file=out)
     if reply.get("summary"):
         print(f"  {reply.get('summary')}", file=out)
 
@@ -250,8 +416,11 @@ def print_report(report: CancelReport, out: TextIO) -> None:
     label = "STILL WORKING" if report.remaining_verified else "LAST SEEN WORKING"
     for order in report.remaining:
         print(f"  {label}  {order.describe()} [{order.status}]", file=out)
+    for order in report.missing:
+        print(f"  MISSING FROM THE BOOK  {order.describe()}", file=out)
     for error in report.errors:
-        print(f"  note: {error}", file=out)
+        if error != report.message:  # one sentence once
+            print(f"  note: {error}", file=out)
     timing = f"  response {report.trigger_to_response_ms:.0f} ms" if report.trigger_to_response_ms else ""
     if report.trigger_to_verified_ms is not None:
         timing += f", verified {report.trigger_to_verified_ms:.0f} ms"

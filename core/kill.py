@@ -1,167 +1,53 @@
 """The kill procedure: fire once, read the book, sweep survivors, read again, verdict.
 
 A 200 from ``cancelallorder`` proves nothing (the contract explains why), so a kill only
-reports ``flat`` after reading the order book and finding nothing working. Every other
-outcome is named for what it is: orders remain, the result could not be verified, the
-server refused, or it could not be reached.
+reports ``flat`` after a fresh read of the order book that holds a list of orders in which
+nothing is working and every order the kill knew about is present and finished. Every other
+outcome is named for what it is: orders remain, the result could not be verified, the server
+refused, or it could not be reached.
+
+One deadline bounds the whole kill. Every request is given what is left of it
+(``OpenAlgoClient``'s ``within``), so whatever the server does -- hang, trickle, drop -- the
+verdict arrives by the deadline. The report so far can be taken from another thread at any time
+(:meth:`KillSwitch.report_so_far`), for a kill interrupted by Ctrl+C or by closing the window.
+
+``KillSwitch`` runs one kill at a time on the thread that calls it; keeping presses from
+starting a second kill is ``core.one_kill``'s job.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 from core.client import Exchange, OpenAlgoClient
 from core.orders import Order, text
 from core.replies import ApiError, CancelAllResult, CancelFailure, ErrorKind, OrderBook
+from core.report import CancelReport, KillProgress, Verdict
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEADLINE_S = 60.0
+DEFAULT_DEADLINE_S = 30.0
+MIN_DEADLINE_S = 1.0
+MAX_DEADLINE_S = 600.0
 ORDER_RATE_LIMIT = 10  # OpenAlgo's ORDER_RATE_LIMIT default: cancelorder, per second
+BOOK_RETRY_DELAYS_S = (0.1, 0.3, 0.6, 1.0)  # an unreadable book is read again this often
 
 
-class Verdict(StrEnum):
-    FLAT = "flat"
-    ORDERS_REMAIN = "orders_remain"
-    UNVERIFIED = "unverified"
-    REFUSED = "refused"
-    UNREACHABLE = "unreachable"
-
-    @property
-    def exit_code(self) -> int:
-        return _EXIT_CODES[self]
-
-    @property
-    def headline(self) -> str:
-        return _HEADLINES[self]
-
-
-_EXIT_CODES = {
-    Verdict.FLAT: 0,
-    Verdict.ORDERS_REMAIN: 1,
-    Verdict.UNVERIFIED: 1,
-    Verdict.REFUSED: 3,
-    Verdict.UNREACHABLE: 4,
-}
-_HEADLINES = {
-    Verdict.FLAT: "FLAT — verified: no working orders remain",
-    Verdict.ORDERS_REMAIN: "ORDERS REMAIN — some orders are still working",
-    Verdict.UNVERIFIED: "UNVERIFIED — the order book could not be read afterwards",
-    Verdict.REFUSED: "REFUSED — the server refused the kill",
-    Verdict.UNREACHABLE: "UNREACHABLE — the server could not be reached",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class KillProgress:
-    """Where a running kill is; ``done``/``total`` count sweep cancels."""
-
-    phase: str  # cancel_all | reading_book | sweeping | verifying
-    text: str
-    done: int = 0
-    total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReport:
-    verdict: Verdict
-    mode: str  # live | analyze | unknown
-    trigger: str
-    server: str
-    strategy: str
-    started_at: float  # wall clock, time.time()
-    message: str  # the server's own words on cancelallorder, or what went wrong
-    canceled_by_server: tuple[str, ...] = ()
-    canceled_by_sweep: tuple[str, ...] = ()
-    failures: tuple[CancelFailure, ...] = ()  # server's and sweep's, with their reasons
-    already_finished: tuple[str, ...] = ()  # found cancelled by the time the sweep reached them
-    remaining: tuple[Order, ...] = ()
-    remaining_verified: bool = True  # False: the last list we saw, not a fresh read
-    errors: tuple[str, ...] = ()  # sentences, in the order they happened
-    trigger_to_response_ms: float | None = None
-    trigger_to_verified_ms: float | None = None
-    elapsed_ms: float = 0.0
-    sweep_rounds: int = 0
-    joined: int = 0  # triggers that arrived during this kill and joined it
-    exchanges: tuple[Exchange, ...] = field(default=(), repr=False)
-
-    @property
-    def exit_code(self) -> int:
-        return self.verdict.exit_code
-
-    @property
-    def canceled(self) -> tuple[str, ...]:
-        return self.canceled_by_server + self.canceled_by_sweep
-
-    def summary(self) -> str:
-        """One paragraph a trader reads after the kill."""
-        parts = [self.verdict.headline + "."]
-        parts.append(
-            f"{len(self.canceled_by_server)} cancelled by the server, "
-            f"{len(self.canceled_by_sweep)} by the sweep"
-            + (f", {len(self.failures)} failed" if self.failures else "")
-            + "."
+def deadline_problem(seconds: float) -> str | None:
+    """Why ``seconds`` is not a usable kill deadline, or None."""
+    if not math.isfinite(seconds):
+        return "The deadline must be a number of seconds."
+    if seconds < MIN_DEADLINE_S or seconds > MAX_DEADLINE_S:
+        return (
+            f"The deadline must be between {MIN_DEADLINE_S:.0f} and {MAX_DEADLINE_S:.0f} seconds, "
+            f"not {seconds:g}."
         )
-        if self.remaining:
-            seen = "still working" if self.remaining_verified else "last seen working (not re-checked)"
-            parts.append(f"{len(self.remaining)} {seen}.")
-        if self.verdict is not Verdict.FLAT and self.errors:
-            parts.append(self.errors[-1])
-        if self.trigger_to_verified_ms is not None:
-            parts.append(f"Verified in {self.trigger_to_verified_ms:.0f} ms.")
-        return " ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        """The report for scripts: stable keys, plain types, no key anywhere."""
-        return {
-            "verdict": self.verdict.value,
-            "mode": self.mode,
-            "trigger": self.trigger,
-            "server": self.server,
-            "strategy": self.strategy,
-            "started_at": self.started_at,
-            "message": self.message,
-            "canceled_orders": list(self.canceled),
-            "canceled_by_server": list(self.canceled_by_server),
-            "canceled_by_sweep": list(self.canceled_by_sweep),
-            "failed_cancellations": [{"orderid": f.orderid, "reason": f.reason} for f in self.failures],
-            "already_finished": list(self.already_finished),
-            "remaining_orders": [order_json(o) for o in self.remaining],
-            "remaining_verified": self.remaining_verified,
-            "errors": list(self.errors),
-            "elapsed_ms": round(self.elapsed_ms, 1),
-            "trigger_to_response_ms": _round(self.trigger_to_response_ms),
-            "trigger_to_verified_ms": _round(self.trigger_to_verified_ms),
-            "sweep_rounds": self.sweep_rounds,
-            "joined_triggers": self.joined,
-            "exit_code": self.exit_code,
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-def order_json(order: Order) -> dict[str, Any]:
-    return {
-        "orderid": order.orderid,
-        "symbol": order.symbol,
-        "exchange": order.exchange,
-        "action": order.action,
-        "quantity": order.quantity,
-        "price": order.price,
-        "trigger_price": order.trigger_price,
-        "pricetype": order.pricetype,
-        "product": order.product,
-        "status": order.status,
-    }
+    return None
 
 
 class RateLimiter:
@@ -230,10 +116,11 @@ ProgressCallback = Callable[[KillProgress], None]
 
 
 class KillSwitch:
-    """Runs kills against one server through one client (the kill lane's).
+    """Runs kills against one server through one client (the kill lane's), one at a time.
 
-    ``fire()`` is safe to call from any thread; a call while a kill is in flight joins that
-    kill and returns its report, so there is never more than one ``cancelallorder`` in flight.
+    ``fire()`` runs a kill on the calling thread and returns its report; it never raises.
+    ``known`` are orders the caller saw working before the press (the window's last good
+    poll): each must be accounted for in the kill's final read of the book.
     """
 
     def __init__(
@@ -256,52 +143,41 @@ class KillSwitch:
         self._clock = clock
         self._sleep = sleep
         self._limiter = RateLimiter(order_rate_limit, clock=clock, sleep=sleep)
-        self._lock = threading.Lock()
-        self._inflight: Future[CancelReport] | None = None
-        self._joined = 0
-        self._exchanges: list[Exchange] | None = None
+        self._run: _KillRun | None = None
+        self.on_exchange: Callable[[Exchange], None] | None = None  # e.g. the record's writer
         self._forward = client.observer
         client.observer = self._observe
 
     @property
     def in_flight(self) -> bool:
-        with self._lock:
-            return self._inflight is not None
+        return self._run is not None
 
-    def fire(self, trigger: str = "button", *, triggered_at: float | None = None) -> CancelReport:
-        """Run a kill (or join the one in flight) and return its report. Never raises."""
+    def fire(
+        self, trigger: str = "button", *, triggered_at: float | None = None, known: Iterable[Order] = ()
+    ) -> CancelReport:
+        """Run a kill and return its report. Never raises."""
         t0 = self._clock() if triggered_at is None else triggered_at
-        future: Future[CancelReport] = Future()
-        with self._lock:
-            joining = self._inflight
-            if joining is not None:
-                self._joined += 1
-            else:
-                self._inflight = future
-                self._joined = 0
-        if joining is not None:
-            return joining.result()
+        run = _KillRun(self, trigger, t0, known)
+        self._run = run
         try:
-            report = self._run(trigger, t0)
+            return run.execute()
         except Exception as exc:  # the kill must end in a report, whatever happened
             log.exception("kill failed unexpectedly")
-            report = CancelReport(
-                verdict=Verdict.UNVERIFIED,
-                mode="unknown",
-                trigger=trigger,
-                server=self.client.host,
-                strategy=self.client.strategy,
-                started_at=time.time(),
-                message=f"The kill stopped on an internal error ({type(exc).__name__}); "
-                "check the order book in OpenAlgo.",
-                errors=(f"Internal error: {type(exc).__name__}",),
+            return run.report_so_far(
+                f"The kill stopped on an internal error ({type(exc).__name__}); check the order book "
+                "in OpenAlgo.",
+                interrupted=False,
             )
-        with self._lock:
-            report = _with_joined(report, self._joined)
-            self._inflight = None
-            self._exchanges = None
-        future.set_result(report)
-        return report
+        finally:
+            self._run = None
+
+    def report_so_far(self, reason: str) -> CancelReport | None:
+        """The running kill's report as it stands, marked interrupted (None when none runs).
+
+        Safe from any thread: for Ctrl+C on the command line and for closing the window during
+        a kill. Its verdict is ``unverified``: nothing was proven."""
+        run = self._run
+        return None if run is None else run.report_so_far(reason, interrupted=True)
 
     def keep_warm(self) -> ApiError | None:
         """Touch the server so the kill lane's connection stays open; skipped during a kill."""
@@ -310,12 +186,14 @@ class KillSwitch:
         result = self.client.ping()
         return result if isinstance(result, ApiError) else None
 
-    # -- the procedure -----------------------------------------------------------------
+    # -- plumbing ------------------------------------------------------------------------
 
     def _observe(self, exchange: Exchange) -> None:
-        exchanges = self._exchanges
-        if exchanges is not None:
-            exchanges.append(exchange)
+        run = self._run
+        if run is not None:
+            run.exchanges.append(exchange)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
         if self._forward is not None:
             self._forward(exchange)
 
@@ -326,20 +204,11 @@ class KillSwitch:
             except Exception:
                 log.exception("progress callback failed")
 
-    def _run(self, trigger: str, t0: float) -> CancelReport:
-        run = _KillRun(self, trigger, t0)
-        self._exchanges = run.exchanges
-        return run.execute()
-
-
-def _with_joined(report: CancelReport, joined: int) -> CancelReport:
-    return report if joined == report.joined else replace(report, joined=joined)
-
 
 class _KillRun:
     """The state of one kill; lives only while the kill runs."""
 
-    def __init__(self, switch: KillSwitch, trigger: str, t0: float) -> None:
+    def __init__(self, switch: KillSwitch, trigger: str, t0: float, known: Iterable[Order]) -> None:
         self.switch = switch
         self.client = switch.client
         self.trigger = trigger
@@ -350,18 +219,33 @@ class _KillRun:
         self.started_at = time.time()
         self.exchanges: list[Exchange] = []
         self.errors: list[ApiError] = []
+        self.extra_errors: list[str] = []  # sentences of the kill's own (accounting, deadline)
         self.mode = "unknown"
         self.any_success = False
+        self.message = ""
+        self.response_ms: float | None = None
         self.canceled_by_server: list[str] = []
         self.canceled_by_sweep: list[str] = []
         self.failures: dict[str, CancelFailure] = {}
         self.server_failures: list[CancelFailure] = []
         self.already_finished: list[str] = []
         self.refusal: ApiError | None = None
+        self.last_book: OrderBook | None = None
+        self.rounds = 0
+        # Every order the kill knows was working: each must be in the final read, finished.
+        self.known: dict[str, Order] = {o.orderid: o for o in known if o.orderid and o.working}
         self.lock = threading.Lock()
+
+    # -- time ----------------------------------------------------------------------------
 
     def ms_since_trigger(self) -> float:
         return (self.clock() - self.t0) * 1000
+
+    def left(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - self.clock())
+
+    # -- bookkeeping ---------------------------------------------------------------------
 
     def note_error(self, error: ApiError) -> None:
         with self.lock:
@@ -373,63 +257,110 @@ class _KillRun:
         self.any_success = True
         self.mode = mode
 
+    def learn(self, orderids: Iterable[str]) -> None:
+        """Orders named by the server (cancel-all's lists) join the orders to account for."""
+        with self.lock:
+            for orderid in orderids:
+                if orderid and orderid not in self.known:
+                    self.known[orderid] = Order(orderid)
+
+    def progress(self, phase: str, text_: str, done: int = 0, total: int = 0) -> None:
+        self.switch._progress(phase, text_, done, total)
+
+    # -- the procedure -------------------------------------------------------------------
+
     def execute(self) -> CancelReport:
-        switch = self.switch
-        switch._progress("cancel_all", "Cancel-all sent…")
-        outcome = self.client.cancel_all()
-        response_ms = self.ms_since_trigger()
-        message: str
+        host = self.client.host
+        self.progress("cancel_all", f"Sending cancel-all to {host}…")
+        outcome = self.client.cancel_all(
+            within=self.left(),
+            on_sent=lambda: self.progress(
+                "cancel_all_sent", f"Cancel-all sent — waiting for {host} to answer…"
+            ),
+        )
+        self.response_ms = self.ms_since_trigger()
         if isinstance(outcome, CancelAllResult):
             self.note_mode(outcome.mode)
             self.canceled_by_server = list(outcome.canceled)
             self.server_failures = list(outcome.failed)
-            message = outcome.message
+            self.learn(outcome.canceled)
+            self.learn(f.orderid for f in outcome.failed)
+            self.message = outcome.message
         else:
             self.note_error(outcome)
-            message = outcome.sentence
+            if outcome.delivered and not outcome.refusal:
+                # It went out and its answer was lost: it may well have cancelled orders. The
+                # book decides; the report must never say "nothing was cancelled".
+                self.message = (
+                    f"Cancel-all may have been carried out; its answer was lost: {outcome.sentence}"
+                )
+            elif outcome.delivered:
+                self.message = outcome.sentence
+            else:
+                self.message = f"Cancel-all was not sent: {outcome.sentence}"
 
-        last_book: OrderBook | None = None
-        verified_ms: float | None = None
-        rounds = 0
         final_book: OrderBook | None = None
+        verified_ms: float | None = None
+        reread = False
         while True:
-            phase = "verifying" if rounds else "reading_book"
-            switch._progress(phase, "Verifying the order book…" if rounds else "Reading the order book…")
+            verifying = bool(self.rounds) or reread
+            self.progress(
+                "verifying" if verifying else "reading_book",
+                f"Reading the order book again to verify ({host})…"
+                if verifying
+                else f"Reading the order book ({host})…",
+            )
             book = self.read_book()
             if book is None:
                 break
-            last_book = book
+            if self.last_book is None:
+                with self.lock:
+                    for order in book.working:
+                        self.known[order.orderid] = order
+            self.last_book = book
             working = book.working
-            if not working or rounds >= switch.max_rounds or self.clock() >= self.deadline:
-                final_book = book
-                verified_ms = self.ms_since_trigger()
-                break
-            if self.refusal is not None and rounds:  # the server refused the sweep: stop asking
-                final_book = book
-                verified_ms = self.ms_since_trigger()
-                break
-            rounds += 1
-            self.sweep(working)
-
-        return self.report(message, response_ms, verified_ms, final_book, last_book, rounds)
+            out_of_time = self.left() <= 0
+            refused_sweep = self.refusal is not None and self.rounds > 0  # stop asking
+            if working and self.rounds < self.switch.max_rounds and not out_of_time and not refused_sweep:
+                self.rounds += 1
+                self.sweep(working)
+                continue
+            incomplete = bool(self.unaccounted(book)) or book.counted_working() > 0
+            if not working and incomplete and not reread and not out_of_time:
+                reread = True  # a read that left orders out may be a blip: read once more
+                continue
+            final_book = book
+            verified_ms = self.ms_since_trigger()
+            break
+        return self.report(final_book, verified_ms)
 
     def read_book(self) -> OrderBook | None:
-        """Read the order book, retrying transient failures a few times (about 1.5 s in all).
+        """Read the order book, retrying a failed read a few times within the deadline.
 
         The book decides the verdict, so a blip must not end the kill; but a server that is
-        down must be reported quickly, not after the whole sweep deadline.
+        down must be reported quickly, not after the whole deadline.
         """
-        delays = (0.1, 0.3, 0.6, 1.0)
-        for delay in (*delays, None):
-            book = self.client.orderbook()
+        for delay in (*BOOK_RETRY_DELAYS_S, None):
+            left = self.left()
+            if left <= 0:
+                self.extra_errors.append("The kill's deadline passed before the order book could be read.")
+                return None
+            book = self.client.orderbook(within=left)
             if isinstance(book, OrderBook):
                 self.note_mode(book.mode)
                 return book
             self.note_error(book)
-            if not book.transient or delay is None:
+            if book.refusal or delay is None or self.clock() + delay >= self.deadline:
                 return None
             self.sleep(delay)
         return None
+
+    def unaccounted(self, book: OrderBook) -> list[Order]:
+        """Orders the kill knew were working that this read of the book leaves out."""
+        present = book.ids()
+        with self.lock:
+            missing = [order for orderid, order in self.known.items() if orderid not in present]
+        return missing
 
     def sweep(self, orders: Iterable[Order]) -> None:
         done_already = set(self.canceled_by_sweep)  # a set: a sweep can hold 1,000 orders
@@ -438,7 +369,7 @@ class _KillRun:
             return
         total = len(targets)
         done = [0]
-        self.switch._progress("sweeping", f"Cancelling {total} surviving orders…", 0, total)
+        self.progress("sweeping", f"Cancelling {total} surviving orders one by one…", 0, total)
         stop = threading.Event()
 
         def cancel(order: Order) -> None:
@@ -446,7 +377,7 @@ class _KillRun:
             with self.lock:
                 done[0] += 1
                 count = done[0]
-            self.switch._progress("sweeping", f"Cancelled {count} of {total}…", count, total)
+            self.progress("sweeping", f"Cancelled {count} of {total} surviving orders…", count, total)
 
         workers = min(self.switch.sweep_workers, total)
         if workers == 1:
@@ -466,7 +397,7 @@ class _KillRun:
                 return
             if stop.is_set():
                 return
-            result = self.client.cancel_order(order.orderid)
+            result = self.client.cancel_order(order.orderid, within=self.left())
             slot.settle()
             if not isinstance(result, ApiError):
                 self.note_mode(result.mode)
@@ -500,44 +431,83 @@ class _KillRun:
         with self.lock:
             self.failures[order.orderid] = CancelFailure(order.orderid, reason)
 
-    def report(
-        self,
-        message: str,
-        response_ms: float,
-        verified_ms: float | None,
-        final_book: OrderBook | None,
-        last_book: OrderBook | None,
-        rounds: int,
-    ) -> CancelReport:
+    # -- the verdict ---------------------------------------------------------------------
+
+    def report(self, final_book: OrderBook | None, verified_ms: float | None) -> CancelReport:
+        missing: list[Order] = []
+        extra = list(self.extra_errors)
         remaining: tuple[Order, ...]
         if final_book is not None:
             remaining = final_book.working
             remaining_verified = True
-            if not remaining:
-                verdict = Verdict.FLAT
-            elif self.refusal is not None:
-                verdict = Verdict.REFUSED
-            else:
-                verdict = Verdict.ORDERS_REMAIN
-        else:
-            swept = set(self.canceled_by_sweep) | set(self.canceled_by_server)
-            remaining = tuple(o for o in (last_book.working if last_book else ()) if o.orderid not in swept)
-            remaining_verified = False
-            verified_ms = None
-            if self.refusal is not None:
-                verdict = Verdict.REFUSED
-            elif not self.any_success and all(e.network for e in self.errors):
-                verdict = Verdict.UNREACHABLE
-            else:
+            missing = self.unaccounted(final_book)
+            counted = final_book.counted_working()
+            if remaining:
+                verdict = Verdict.REFUSED if self.refusal is not None else Verdict.ORDERS_REMAIN
+            elif missing:
                 verdict = Verdict.UNVERIFIED
+            elif counted:
+                verdict = Verdict.UNVERIFIED
+                extra.append(
+                    f"The order book's own counts show {counted} working orders but none of its rows "
+                    "does: the read was incomplete."
+                )
+            else:
+                verdict = Verdict.FLAT
+            if missing:
+                extra.append(_missing_sentence(missing))
+                verified_ms = None
+            if verdict is Verdict.UNVERIFIED:
+                verified_ms = None
+        else:
+            remaining, remaining_verified = self.last_seen_working(), False
+            verified_ms = None
+            verdict = self.unproven_verdict()
+        return self.build(verdict, remaining, remaining_verified, missing, extra, verified_ms, False)
+
+    def unproven_verdict(self) -> Verdict:
+        """The verdict when no good final read exists."""
+        if self.refusal is not None:
+            return Verdict.REFUSED
+        nothing_reached = not self.any_success and all(not e.delivered for e in self.errors)
+        return Verdict.UNREACHABLE if nothing_reached and self.errors else Verdict.UNVERIFIED
+
+    def last_seen_working(self) -> tuple[Order, ...]:
+        with self.lock:
+            swept = set(self.canceled_by_sweep) | set(self.canceled_by_server) | set(self.already_finished)
+            seen = self.last_book.working if self.last_book is not None else tuple(self.known.values())
+        return tuple(o for o in seen if o.orderid not in swept)
+
+    def report_so_far(self, reason: str, *, interrupted: bool) -> CancelReport:
+        """The report as it stands (from any thread): nothing is proven, so ``unverified``
+        unless the server refused."""
+        verdict = Verdict.REFUSED if self.refusal is not None else Verdict.UNVERIFIED
+        return self.build(verdict, self.last_seen_working(), False, [], [reason], None, interrupted)
+
+    def build(
+        self,
+        verdict: Verdict,
+        remaining: tuple[Order, ...],
+        remaining_verified: bool,
+        missing: list[Order],
+        extra_errors: list[str],
+        verified_ms: float | None,
+        interrupted: bool,
+    ) -> CancelReport:
+        message = self.message
         if verdict in (Verdict.REFUSED, Verdict.UNREACHABLE) and self.refusal is not None:
-            message = message if message == self.refusal.sentence else self.refusal.sentence
-        # Failures of orders that ended up finished still matter to the trader (an order that
-        # filled instead of cancelling), so they are all kept, server's first.
-        swept_ids = set(self.canceled_by_sweep)
-        failures = list(self.server_failures) + [
-            f for f in self.failures.values() if f.orderid not in swept_ids
-        ]
+            message = self.refusal.sentence
+        with self.lock:
+            swept_ids = set(self.canceled_by_sweep)
+            # Failures of orders that ended up finished still matter to the trader (an order that
+            # filled instead of cancelling), so they are all kept, server's first.
+            failures = list(self.server_failures) + [
+                f for f in self.failures.values() if f.orderid not in swept_ids
+            ]
+            errors = [e.sentence for e in self.errors]
+            canceled_by_sweep = tuple(self.canceled_by_sweep)
+            already_finished = tuple(self.already_finished)
+            exchanges = tuple(self.exchanges)
         return CancelReport(
             verdict=verdict,
             mode=self.mode,
@@ -547,18 +517,31 @@ class _KillRun:
             started_at=self.started_at,
             message=message,
             canceled_by_server=tuple(self.canceled_by_server),
-            canceled_by_sweep=tuple(self.canceled_by_sweep),
+            canceled_by_sweep=canceled_by_sweep,
             failures=tuple(failures),
-            already_finished=tuple(self.already_finished),
+            already_finished=already_finished,
             remaining=remaining,
             remaining_verified=remaining_verified,
-            errors=tuple(_dedupe(e.sentence for e in self.errors)),
-            trigger_to_response_ms=response_ms,
+            missing=tuple(missing),
+            errors=tuple(_dedupe([*errors, *extra_errors])),
+            trigger_to_response_ms=self.response_ms,
             trigger_to_verified_ms=verified_ms,
             elapsed_ms=self.ms_since_trigger(),
-            sweep_rounds=rounds,
-            exchanges=tuple(self.exchanges),
+            deadline_s=self.switch.deadline_s,
+            sweep_rounds=self.rounds,
+            interrupted=interrupted,
+            exchanges=exchanges,
         )
+
+
+def _missing_sentence(missing: list[Order]) -> str:
+    shown = ", ".join(f"#{o.orderid}" for o in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (
+        f"{len(missing)} orders the kill knew were working are missing from the final read of the "
+        f"order book ({shown}{more}): a broker's day book keeps every order, so the read was "
+        "incomplete and cannot prove they are gone — check them in OpenAlgo."
+    )
 
 
 def _says_cancelled(message: str) -> bool:
@@ -569,5 +552,6 @@ def _says_cancelled(message: str) -> bool:
 def _dedupe(items: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for item in items:
-        seen.setdefault(item, None)
+        if item:
+            seen.setdefault(item, None)
     return list(seen)

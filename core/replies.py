@@ -285,12 +285,27 @@ def _html_title(raw: bytes) -> str:
     return title[:120]
 
 
+# Answers that come from something in front of OpenAlgo -- a proxy that could not reach it
+# (502, 503), a tunnel's or a captive portal's web page, a redirect, a 404 without OpenAlgo's API
+# -- mean the request never reached OpenAlgo. A gateway *timeout* (504) means it did and is still
+# being worked on, so it may have been carried out.
+_IN_FRONT_OF_OPENALGO: Final = frozenset(
+    {ErrorKind.HTML_PAGE, ErrorKind.ENDPOINT_NOT_FOUND, ErrorKind.REDIRECT}
+)
+
+
+def _reached_openalgo(kind: ErrorKind, status: int) -> bool:
+    if kind is ErrorKind.GATEWAY:
+        return status == 504
+    return kind not in _IN_FRONT_OF_OPENALGO
+
+
 def interpret(endpoint: str, status: int | None, content_type: str, raw: bytes) -> dict[str, Any] | ApiError:
     """Turn one HTTP reply into the JSON body of a success, or an ApiError with a sentence."""
     status = status or 0
 
     def err(kind: ErrorKind, sentence: str, message: str = "") -> ApiError:
-        return ApiError(kind, sentence, endpoint, status, message)
+        return ApiError(kind, sentence, endpoint, status, message, _reached_openalgo(kind, status))
 
     if 300 <= status < 400:
         return err(ErrorKind.REDIRECT, "The server answered with a redirect, which is never followed.")

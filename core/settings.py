@@ -42,7 +42,8 @@ class Settings:
     hotkey_enabled: bool = True
     show_all_orders: bool = False
     always_on_top: bool = False
-    deadline_s: float = 60.0
+    # One deadline for a whole kill: see core.kill.DEFAULT_DEADLINE_S and the README.
+    deadline_s: float = 30.0
 
     def validated(self) -> Settings:
         """A copy with out-of-range values pulled back into range."""
@@ -52,7 +53,7 @@ class Settings:
             strategy=self.strategy.strip() or DEFAULT_STRATEGY,
             poll_interval_s=min(max(self.poll_interval_s, 0.2), 60.0),
             hold_ms=min(max(self.hold_ms, 100), 5000),
-            deadline_s=min(max(self.deadline_s, 5.0), 600.0),
+            deadline_s=min(max(self.deadline_s, 1.0), 600.0),
         )
 
 
@@ -106,6 +107,18 @@ def from_dict(raw: dict[str, Any]) -> Settings:
             continue
         values[f.name] = value
     return Settings(**values).validated()
+
+
+def saved_host(path: Path | None = None) -> str | None:
+    """The server URL as saved in the settings file, exactly as written (possibly blank); None
+    when no settings were ever saved or they name no server. Unlike :func:`load`, never a
+    default: the command line must not fire at a server nobody chose."""
+    try:
+        raw = json.loads((path or settings_path()).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    host = raw.get("host") if isinstance(raw, dict) else None
+    return host if isinstance(host, str) else None
 
 
 def save(settings: Settings, path: Path | None = None) -> None:

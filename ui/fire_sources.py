@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
 from core.client import normalise_host
-from core.kill import CancelReport
+from core.report import CancelReport
 from core.settings import Settings
 from ui.hotkey import (
     NOT_STARTED,

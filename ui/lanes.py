@@ -73,10 +73,11 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signa
 
 from core.book_changes import BookChanges, BookTracker
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import CancelReport, KillProgress, KillSwitch
+from core.kill import KillSwitch
 from core.orders import Order
 from core.record import KillRecord, RecordingKill
 from core.replies import ApiError, ErrorKind, OrderBook, Pong, interpret
+from core.report import CancelReport, KillProgress
 
 log = logging.getLogger(__name__)
 

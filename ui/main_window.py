@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
 from core import APP_NAME
 from core import settings as settings_store
 from core.book_changes import BookChanges
-from core.kill import CancelReport, KillProgress
 from core.log_file import KeyRedactor
 from core.orders import Order
 from core.record import KillRecord
+from core.report import CancelReport, KillProgress
 from core.secrets import KeyStore, KeyStoreError
 from core.settings import FiringPolicy, Settings
 from ui.about import about_text, about_title

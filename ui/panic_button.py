@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.kill import CancelReport, KillProgress, Verdict
+from core.report import CancelReport, KillProgress, Verdict
 from core.settings import FiringPolicy
 
 FIRE_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)

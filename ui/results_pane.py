@@ -19,8 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from core.kill import CancelReport, Verdict
 from core.orders import Order
+from core.report import CancelReport, Verdict
 
 T = TypeVar("T")
 

@@ -108,7 +108,7 @@ def check_window_kill(out: TextIO) -> list[Check]:
     """Simulator, window, first book, one kill through the window: the checks, in order."""
     from PySide6.QtWidgets import QApplication
 
-    from core.kill import CancelReport, Verdict
+    from core.report import CancelReport, Verdict
     from core.secrets import SessionKeyStore
     from core.settings import Settings
     from core.simulator import Simulator

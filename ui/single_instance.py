@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from core import instance
-from core.kill import CancelReport
+from core.report import CancelReport
 
 log = logging.getLogger(__name__)
 

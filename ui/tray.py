@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from core import APP_NAME
-from core.kill import CancelReport, Verdict
+from core.report import CancelReport, Verdict
 
 NOTIFY_MS = 15_000  # long enough to read a verdict that arrives while looking elsewhere
 NO_TRAY = (

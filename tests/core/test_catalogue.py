@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from core.client import Exchange, OpenAlgoClient, Timeouts, make_http_client
-from core.kill import CancelReport, KillSwitch, Verdict
+from core.kill import KillSwitch
 from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, Pong
+from core.report import CancelReport, Verdict
 from core.simulator import Quirks, Simulator
 from tests.core.loopback import Connection, ScriptedServer, http_reply, replying, self_signed_context
 

@@ -233,6 +233,19 @@ def check(replay: Replay, status: int, content_type: str, body: bytes) -> None:
             assert KEY not in sentence and KEY not in result.server_message, endpoint
         else:
             assert isinstance(result, result_types), endpoint
+            if isinstance(result, OrderBook):
+                assert held_a_list_of_orders(replay.body, len(result.orders)), "an order book from no list"
+
+
+def held_a_list_of_orders(body: bytes, count: int) -> bool:
+    """The oracle for a book: the reply held ``count`` rows at ``data.orders`` (an empty book is
+    an empty list there, never a reply without one)."""
+    try:
+        data = json.loads(body).get("data")
+    except (ValueError, AttributeError, RecursionError):
+        return False
+    rows = data.get("orders") if isinstance(data, dict) else None
+    return isinstance(rows, list) and len(rows) == count
 
 
 def fuzz(family: str) -> Callable[[Replay], None]:

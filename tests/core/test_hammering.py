@@ -7,14 +7,16 @@ import time
 from pathlib import Path
 
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import ORDER_RATE_LIMIT, CancelReport, KillSwitch, Verdict
-from core.record import KillRecord, RecordingKill
+from core.kill import ORDER_RATE_LIMIT, KillSwitch
+from core.one_kill import OneKill
+from core.record import KillRecord
+from core.report import CancelReport, Verdict
 from core.simulator import Quirks, Simulator
 
 PRESSES = 50
 
 
-def hammer(recorder: RecordingKill, trigger: str) -> list[CancelReport]:
+def hammer(recorder: OneKill, trigger: str) -> list[CancelReport]:
     """Fifty presses from fifty threads, spread over one second, as a panicking desk would."""
     reports: list[CancelReport] = []
     lock = threading.Lock()
@@ -45,7 +47,7 @@ def test_fifty_presses_during_a_kill_make_one_kill_one_record_and_respect_the_ra
         KillRecord(tmp_path / "kills.sqlite3") as record,
     ):
         switch = KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http))
-        recorder = RecordingKill(switch, record)
+        recorder = OneKill(switch, record=record)
 
         first = hammer(recorder, "hotkey")
         sim.add_random_orders(12)

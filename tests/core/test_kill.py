@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import CancelReport, KillSwitch, Verdict
+from core.kill import KillSwitch
+from core.one_kill import OneKill
+from core.report import CancelReport, Verdict
 from core.simulator import Quirks, Simulator
 
 
@@ -120,9 +122,10 @@ def test_presses_during_a_kill_join_it_and_never_send_a_second_cancel_all(sim: S
     sim.quirks.endpoint_delay_s = {"cancelallorder": 0.5}
     reports: list[CancelReport] = []
     for switch in switch_for(sim):
+        one = OneKill(switch)
 
-        def press(switch: KillSwitch = switch) -> None:
-            reports.append(switch.fire("test"))
+        def press() -> None:
+            reports.append(one.fire("test"))
 
         threads = [threading.Thread(target=press) for _ in range(10)]
         for t in threads:

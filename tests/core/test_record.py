@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from core.client import Exchange, OpenAlgoClient, make_http_client
-from core.kill import CancelReport, KillSwitch, Verdict
+from core.kill import KillSwitch
+from core.one_kill import OneKill
 from core.orders import Order
-from core.record import KillRecord, KillState, Outcome, RecordingKill, default_path
+from core.record import KillRecord, KillState, Outcome, default_path
 from core.replies import CancelFailure
+from core.report import CancelReport, Verdict
 from core.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,11 +42,11 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def recorder(sim: Simulator, record: KillRecord) -> Iterator[RecordingKill]:
+def recorder(sim: Simulator, record: KillRecord) -> Iterator[OneKill]:
     with make_http_client() as http:
         record.secret = sim.apikey
         switch = KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http))
-        yield RecordingKill(switch, record)
+        yield OneKill(switch, record=record)
 
 
 def read_only(path: Path) -> sqlite3.Connection:
@@ -78,7 +80,7 @@ def a_report(**fields: object) -> CancelReport:
 
 
 def test_a_kill_is_on_disk_before_its_first_request_reaches_the_server(
-    sim: Simulator, recorder: RecordingKill, record: KillRecord
+    sim: Simulator, recorder: OneKill, record: KillRecord
 ) -> None:
     seen_on_arrival: list[tuple[str, list[tuple[str, str]]]] = []
 
@@ -94,7 +96,7 @@ def test_a_kill_is_on_disk_before_its_first_request_reaches_the_server(
 
 
 def test_each_exchange_is_on_disk_as_soon_as_it_happens(
-    sim: Simulator, recorder: RecordingKill, record: KillRecord
+    sim: Simulator, recorder: OneKill, record: KillRecord
 ) -> None:
     counts: list[int] = []
 
@@ -114,7 +116,7 @@ def test_each_exchange_is_on_disk_as_soon_as_it_happens(
 
 
 def test_a_finished_kill_lists_every_order_with_its_outcome_and_reason(
-    sim: Simulator, recorder: RecordingKill, record: KillRecord
+    sim: Simulator, recorder: OneKill, record: KillRecord
 ) -> None:
     working = sim.working_orders()
     executed = working[0]["orderid"]
@@ -137,7 +139,7 @@ def test_a_finished_kill_lists_every_order_with_its_outcome_and_reason(
 
 
 def test_the_key_is_nowhere_in_the_record_or_its_exports(
-    sim: Simulator, recorder: RecordingKill, record: KillRecord, tmp_path: Path
+    sim: Simulator, recorder: OneKill, record: KillRecord, tmp_path: Path
 ) -> None:
     sim.quirks.cancelall_skips_pricetypes = {"LIMIT"}
     recorder.fire("button")
@@ -167,7 +169,7 @@ def test_a_key_smuggled_into_an_exchange_is_still_removed(record: KillRecord) ->
     assert b"s3cret-key-that-must-not-land" not in files_of(record)
 
 
-def test_a_disk_that_fails_never_stops_the_kill(sim: Simulator, recorder: RecordingKill) -> None:
+def test_a_disk_that_fails_never_stops_the_kill(sim: Simulator, recorder: OneKill) -> None:
     recorder.record.close()  # every write now fails
     report = recorder.fire("button")
     assert report.verdict is Verdict.FLAT and sim.working_orders() == []
@@ -196,12 +198,13 @@ CHILD = """
 import sys
 from core.client import OpenAlgoClient, make_http_client
 from core.kill import KillSwitch
-from core.record import KillRecord, RecordingKill
+from core.one_kill import OneKill
+from core.record import KillRecord
 from core.simulator import Simulator
 
 with Simulator(orders=6, seed=3) as sim, make_http_client() as http:
     record = KillRecord(sys.argv[1], secret=sim.apikey)
-    recorder = RecordingKill(KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http)), record)
+    recorder = OneKill(KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http)), record=record)
     print("first", recorder.fire("command line").verdict, flush=True)
     sim.add_random_orders(6)
     sim.quirks.broken_cancelall_book = True  # nothing cancelled: the sweep must do it all...
@@ -305,7 +308,7 @@ def test_broker_text_that_looks_like_a_formula_is_defused_in_the_csv(
 
 
 def test_the_json_export_holds_whole_kills_with_their_exchanges(
-    sim: Simulator, recorder: RecordingKill, record: KillRecord, tmp_path: Path
+    sim: Simulator, recorder: OneKill, record: KillRecord, tmp_path: Path
 ) -> None:
     first = recorder.fire("button")
     sim.add_random_orders(3)

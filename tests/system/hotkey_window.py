@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
-from core.kill import CancelReport
+from core.report import CancelReport
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from ui.fire_sources import FireSources

@@ -32,8 +32,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPlainTextEdit, QTextEdit
 
-from core.kill import CancelReport
 from core.log_file import KeyRedactor, close_log, open_log
+from core.report import CancelReport
 from ui.app import build_session, connect_fire_sources, parse, prepare_app
 from ui.crash_report import CrashReporter
 from ui.settings_dialog import SettingsDialog

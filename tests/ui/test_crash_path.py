@@ -20,8 +20,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from core.kill import Verdict
 from core.log_file import KeyRedactor, close_log, open_log
+from core.report import Verdict
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator

@@ -10,7 +10,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from core.client import make_http_client
-from core.kill import CancelReport, KillProgress, Verdict
+from core.report import CancelReport, KillProgress, Verdict
 from tests.ui.conftest import LanesFactory
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")

@@ -16,7 +16,7 @@ from PySide6.QtCore import QThread, QTimer
 from pytestqt.qtbot import QtBot
 
 from core.client import make_http_client
-from core.kill import CancelReport, KillProgress, Verdict
+from core.report import CancelReport, KillProgress, Verdict
 from core.simulator import Quirks, Simulator
 from tests.ui.conftest import LanesFactory
 from ui.lanes import ConnectionState, ConnectionTest, Lanes

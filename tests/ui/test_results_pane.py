@@ -6,8 +6,8 @@ import time
 
 from pytestqt.qtbot import QtBot
 
-from core.kill import CancelReport, Verdict
 from core.replies import CancelFailure
+from core.report import CancelReport, Verdict
 from ui.results_pane import MAX_LISTED, ResultsPane
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.kill import CancelReport, Verdict
+from core.report import CancelReport, Verdict
 from ui.tray import NO_TRAY, KillSwitchTray
 
 

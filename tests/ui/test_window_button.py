@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
-from core.kill import CancelReport, Verdict
+from core.report import CancelReport, Verdict
 from core.settings import FiringPolicy
 from ui.panic_button import ANALYZE_BAND, LIVE_BAND, PanicButton
 

@@ -13,17 +13,15 @@ write-ahead log (the operating system's file cache) before the call returns, so 
 committed before it. Only a power cut or an OS crash can lose the last commits: ``FULL`` would
 close that gap with an fsync per commit -- on the panic path, before the cancel-all goes out
 and after every cancel of the sweep -- and a kill switch must not wait on a disk to fire.
-A kill that was begun but never finished is marked ``interrupted`` by
-:meth:`KillRecord.mark_interrupted` at the next start.
-
-:class:`RecordingKill` ties a :class:`~core.kill.KillSwitch` to a record: it begins, fires,
-records exchanges live through the client's observer chain, and finishes. Recording never
-stops a kill: if the disk fails, the kill still runs and the failure is logged.
+A kill stopped before its verdict (Ctrl+C, the window closed anyway) is marked ``interrupted``
+at once with its report so far (:meth:`KillRecord.interrupt`); one whose process died is marked
+at the next start (:meth:`KillRecord.mark_interrupted`), unless it is still running in another
+process. Each row keeps the finished kill's whole JSON report, so a press in another process
+that joined the kill can read its verdict (``core.one_kill``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -32,24 +30,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from core.client import Exchange
-from core.files import write_atomically
-from core.kill import CancelReport, KillSwitch, order_json
-from core.orders import Order, text
+from core.orders import Order
+from core.record import export
+from core.record.model import KillDetails, KillState, KillSummary, OrderOutcome, Outcome
 from core.replies import redact
+from core.report import CancelReport, Verdict, order_json
 from core.settings import data_dir
 
 log = logging.getLogger(__name__)
 
 RECORD_FILE_NAME: Final = "kills.sqlite3"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
+_ADDED_COLUMNS: Final = (  # schema 2: who runs the kill, its whole report, who announced it
+    ("pid", "INTEGER"),
+    ("report", "TEXT"),
+    ("announced", "TEXT NOT NULL DEFAULT ''"),
+)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kills (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,7 +71,10 @@ CREATE TABLE IF NOT EXISTS kills (
     sweep_rounds INTEGER,
     joined INTEGER,
     exit_code INTEGER,
-    finished_at REAL
+    finished_at REAL,
+    pid INTEGER,
+    report TEXT,
+    announced TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,131 +98,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
 );
 CREATE INDEX IF NOT EXISTS outcomes_by_kill ON outcomes(kill_id, id);
 """
-
-
-class KillState(StrEnum):
-    RUNNING = "running"  # begun, not yet finished (or the process died: see mark_interrupted)
-    FINISHED = "finished"
-    INTERRUPTED = "interrupted"  # begun, never finished: the app stopped during the kill
-
-
-class Outcome(StrEnum):
-    """What happened to one order in a kill, as the incident report lists it."""
-
-    CANCELLED_BY_SERVER = "cancelled_by_server"
-    CANCELLED_BY_SWEEP = "cancelled_by_sweep"
-    ALREADY_FINISHED = "already_finished"
-    FAILED = "failed"
-    REMAINING = "remaining"
-
-
-@dataclass(frozen=True, slots=True)
-class KillSummary:
-    """One line of the history view."""
-
-    kill_id: int
-    started_at: float
-    trigger: str
-    server: str
-    state: KillState
-    verdict: str | None  # a core.kill.Verdict value; None while running or when interrupted
-    mode: str
-    message: str
-    cancelled: int
-    failed: int
-    remaining: int
-    elapsed_ms: float | None
-    trigger_to_verified_ms: float | None
-
-    @property
-    def headline(self) -> str:
-        """One sentence for the history list."""
-        when = datetime.fromtimestamp(self.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        if self.state is KillState.INTERRUPTED:
-            return f"{when} ({self.trigger}): interrupted — the app stopped during this kill."
-        if self.state is KillState.RUNNING:
-            return f"{when} ({self.trigger}): running."
-        return (
-            f"{when} ({self.trigger}): {(self.verdict or '').replace('_', ' ')} — "
-            f"{self.cancelled} cancelled, {self.failed} failed, {self.remaining} remaining."
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class OrderOutcome:
-    orderid: str
-    outcome: Outcome
-    reason: str
-    order: Mapping[str, Any]  # core.kill.order_json's keys, or {} when the order was never seen
-
-
-@dataclass(frozen=True, slots=True)
-class KillDetails:
-    summary: KillSummary
-    strategy: str
-    errors: tuple[str, ...]
-    remaining_verified: bool | None
-    trigger_to_response_ms: float | None
-    sweep_rounds: int | None
-    joined: int | None
-    exit_code: int | None
-    finished_at: float | None
-    outcomes: tuple[OrderOutcome, ...]
-    exchanges: tuple[Exchange, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.summary
-        return {
-            "kill_id": s.kill_id,
-            "started_at": s.started_at,
-            "started_at_iso": _iso(s.started_at),
-            "trigger": s.trigger,
-            "server": s.server,
-            "state": s.state.value,
-            "verdict": s.verdict,
-            "mode": s.mode,
-            "strategy": self.strategy,
-            "message": s.message,
-            "errors": list(self.errors),
-            "remaining_verified": self.remaining_verified,
-            "trigger_to_response_ms": self.trigger_to_response_ms,
-            "trigger_to_verified_ms": s.trigger_to_verified_ms,
-            "elapsed_ms": s.elapsed_ms,
-            "sweep_rounds": self.sweep_rounds,
-            "joined_triggers": self.joined,
-            "exit_code": self.exit_code,
-            "finished_at": self.finished_at,
-            "orders": [
-                {"orderid": o.orderid, "outcome": o.outcome.value, "reason": o.reason, **o.order}
-                for o in self.outcomes
-            ],
-            "exchanges": [_exchange_json(e) for e in self.exchanges],
-        }
-
-
-CSV_COLUMNS: Final = (
-    "kill_id",
-    "kill_time",
-    "trigger",
-    "server",
-    "mode",
-    "state",
-    "verdict",
-    "orderid",
-    "outcome",
-    "reason",
-    "symbol",
-    "exchange",
-    "action",
-    "quantity",
-    "price",
-    "trigger_price",
-    "pricetype",
-    "product",
-    "order_status",
-    "message",
-    "trigger_to_verified_ms",
-)
 
 
 def default_path() -> Path:
@@ -247,6 +126,7 @@ class KillRecord:
             self._db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except BaseException:
             self._db.close()
@@ -257,6 +137,13 @@ class KillRecord:
                 candidate = Path(str(self.path) + suffix)
                 if candidate.exists():
                     candidate.chmod(0o600)
+
+    def _migrate(self) -> None:
+        """Bring a record written by an earlier version up to this schema (columns only added)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(kills)")}
+        for column, kind in _ADDED_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE kills ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -277,8 +164,16 @@ class KillRecord:
         """Start a kill's record; committed (on disk) when this returns. Returns the kill id."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO kills (started_at, trigger, server, mode_hint, state) VALUES (?, ?, ?, ?, ?)",
-                (time.time(), self._clean(trigger), self._clean(server), mode_hint, KillState.RUNNING),
+                "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    self._clean(trigger),
+                    self._clean(server),
+                    mode_hint,
+                    KillState.RUNNING,
+                    os.getpid(),
+                ),
             )
             kill_id = cursor.lastrowid
         assert kill_id is not None
@@ -303,13 +198,26 @@ class KillRecord:
                 ),
             )
 
-    def finish(self, kill_id: int, report: CancelReport, *, known_orders: Iterable[Order] = ()) -> None:
-        """Store the kill's verdict and every order's outcome; committed when this returns.
+    def finish(self, kill_id: int, report: CancelReport, *, known_orders: Iterable[Order] = ()) -> bool:
+        """Store the kill's verdict, its report and every order's outcome; committed when this
+        returns. False (nothing written) when the kill was already marked interrupted.
 
         Exchanges of the report are stored here only if none were recorded live. Orders named
         by id alone (cancel-all lists) are described from ``known_orders`` (for instance the
         poller's last snapshot) and from the order books read during the kill.
         """
+        return self._conclude(kill_id, report, KillState.FINISHED, known_orders)
+
+    def interrupt(self, kill_id: int, report: CancelReport, *, known_orders: Iterable[Order] = ()) -> bool:
+        """Mark a running kill interrupted, with its report so far; committed when this returns.
+        False when the kill had already ended."""
+        return self._conclude(kill_id, report, KillState.INTERRUPTED, known_orders)
+
+    def _conclude(
+        self, kill_id: int, report: CancelReport, state: KillState, known_orders: Iterable[Order]
+    ) -> bool:
+        if self.state_of(kill_id) is not KillState.RUNNING:
+            return False
         with self._lock:
             recorded = self._db.execute(
                 "SELECT COUNT(*) FROM exchanges WHERE kill_id = ?", (kill_id,)
@@ -319,14 +227,15 @@ class KillRecord:
                 self.add_exchange(kill_id, exchange)
         index = _order_index(report, known_orders, self._stored_books(kill_id))
         rows = list(_outcome_rows(report, index))
+        document = json.dumps(report.to_json(), ensure_ascii=False, default=str)
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE kills SET state = ?, verdict = ?, mode = ?, strategy = ?, message = ?, "
                 "errors = ?, remaining_verified = ?, trigger_to_response_ms = ?, "
                 "trigger_to_verified_ms = ?, elapsed_ms = ?, sweep_rounds = ?, joined = ?, "
-                "exit_code = ?, finished_at = ? WHERE id = ?",
+                "exit_code = ?, finished_at = ?, report = ? WHERE id = ? AND state = ?",
                 (
-                    KillState.FINISHED,
+                    state,
                     report.verdict.value,
                     report.mode,
                     self._clean(report.strategy),
@@ -340,9 +249,13 @@ class KillRecord:
                     report.joined,
                     report.exit_code,
                     time.time(),
+                    self._clean(document),
                     kill_id,
+                    KillState.RUNNING,
                 ),
             )
+            if cursor.rowcount != 1:  # another thread concluded it first
+                return False
             db.executemany(
                 "INSERT INTO outcomes (kill_id, orderid, outcome, reason, order_json) VALUES (?, ?, ?, ?, ?)",
                 [
@@ -356,23 +269,62 @@ class KillRecord:
                     for orderid, outcome, reason, order in rows
                 ],
             )
+        return True
 
-    def mark_interrupted(self) -> list[int]:
-        """Mark every kill begun but never finished as interrupted; call once at start-up.
+    def mark_interrupted(
+        self, still_running: Callable[[int, str], bool] = lambda _id, _server: False
+    ) -> list[int]:
+        """Mark every kill begun but never finished as interrupted, except those
+        ``still_running(kill_id, server)`` says another process is running now; call at start-up.
 
-        Returns their ids, oldest first, so the app can tell the trader to check the book.
+        Returns the ids marked, oldest first.
         """
-        with self._transaction() as db:
-            ids = [
-                row[0]
-                for row in db.execute(
-                    "SELECT id FROM kills WHERE state = ? ORDER BY id", (KillState.RUNNING,)
+        with self._lock:
+            running = self._db.execute(
+                "SELECT id, server FROM kills WHERE state = ? ORDER BY id", (KillState.RUNNING,)
+            ).fetchall()
+        dead = [kill_id for kill_id, server in running if not still_running(kill_id, server)]
+        if dead:
+            with self._transaction() as db:
+                db.executemany(
+                    "UPDATE kills SET state = ?, verdict = ?, exit_code = ? WHERE id = ? AND state = ?",
+                    [
+                        (KillState.INTERRUPTED, Verdict.UNVERIFIED.value, 1, kill_id, KillState.RUNNING)
+                        for kill_id in dead
+                    ],
                 )
-            ]
-            db.execute(
-                "UPDATE kills SET state = ? WHERE state = ?", (KillState.INTERRUPTED, KillState.RUNNING)
+        return dead
+
+    def unannounced_interruptions(self, surface: str) -> list[KillSummary]:
+        """Interrupted kills ``surface`` ("window", "command line") has not told the trader of yet,
+        oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"{_SUMMARY_SELECT} WHERE k.state = ? AND instr(k.announced, ?) = 0 ORDER BY k.id",
+                (KillState.INTERRUPTED, f"[{surface}]"),
+            ).fetchall()
+        return [_summary(row) for row in rows]
+
+    def mark_announced(self, kill_ids: Iterable[int], surface: str) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE kills SET announced = announced || ? WHERE id = ? AND instr(announced, ?) = 0",
+                [(f"[{surface}]", kill_id, f"[{surface}]") for kill_id in kill_ids],
             )
-        return ids
+
+    def state_of(self, kill_id: int) -> KillState | None:
+        with self._lock:
+            row = self._db.execute("SELECT state FROM kills WHERE id = ?", (kill_id,)).fetchone()
+        return None if row is None else KillState(row[0])
+
+    def report_json(self, kill_id: int) -> dict[str, Any] | None:
+        """The stored JSON report of a kill that has ended (finished or interrupted), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT report FROM kills WHERE id = ?", (kill_id,)).fetchone()
+        if row is None or not row[0]:
+            return None
+        value = _json_dict(row[0])
+        return value or None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -425,69 +377,20 @@ class KillRecord:
             ),
         )
 
+    def export_csv(self, path: Path | str, kill_ids: Sequence[int] | None = None) -> int:
+        """One row per order outcome (``core.record.export``); returns the rows written."""
+        return export.export_csv(self._selected(kill_ids), path)
+
+    def export_json(self, path: Path | str, kill_ids: Sequence[int] | None = None) -> int:
+        """Whole kills with every exchange (``core.record.export``); returns the kills written."""
+        return export.export_json(self._selected(kill_ids), path)
+
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: ``"ok"`` when it is sound."""
         with self._lock:
             return ", ".join(str(row[0]) for row in self._db.execute("PRAGMA integrity_check"))
 
     # -- export --------------------------------------------------------------------------
-
-    def export_csv(self, path: Path | str, kill_ids: Sequence[int] | None = None) -> int:
-        """Write the incident report: one row per order outcome (a kill with none gets one
-        row of its own). Returns the number of rows written."""
-        rows: list[dict[str, Any]] = []
-        for details in self._selected(kill_ids):
-            s = details.summary
-            base = {
-                "kill_id": s.kill_id,
-                "kill_time": _iso(s.started_at),
-                "trigger": s.trigger,
-                "server": s.server,
-                "mode": s.mode,
-                "state": s.state.value,
-                "verdict": s.verdict or s.state.value,
-                "message": s.message,
-                "trigger_to_verified_ms": _ms(s.trigger_to_verified_ms),
-            }
-            if not details.outcomes:
-                rows.append(base)
-            for o in details.outcomes:
-                order = o.order
-                rows.append(
-                    base
-                    | {
-                        "orderid": o.orderid,
-                        "outcome": o.outcome.value,
-                        "reason": o.reason,
-                        "symbol": order.get("symbol", ""),
-                        "exchange": order.get("exchange", ""),
-                        "action": order.get("action", ""),
-                        "quantity": _number(order.get("quantity")),
-                        "price": _number(order.get("price")),
-                        "trigger_price": _number(order.get("trigger_price")),
-                        "pricetype": order.get("pricetype", ""),
-                        "product": order.get("product", ""),
-                        "order_status": order.get("status", ""),
-                    }
-                )
-
-        def write(handle: Any) -> None:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, restval="", lineterminator="\r\n")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _cell(v) for k, v in row.items()})
-
-        write_atomically(Path(path), write, newline="")
-        return len(rows)
-
-    def export_json(self, path: Path | str, kill_ids: Sequence[int] | None = None) -> int:
-        """Write whole kills, with every exchange, as JSON. Returns the number of kills."""
-        kills = [d.to_json() for d in self._selected(kill_ids)]
-        document = {"exported_at": _iso(time.time()), "kills": kills}
-        write_atomically(Path(path), lambda handle: json.dump(document, handle, indent=2, ensure_ascii=False))
-        return len(kills)
-
-    # -- internals -----------------------------------------------------------------------
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -599,45 +502,6 @@ def _outcome_rows(
         yield order.orderid, Outcome.REMAINING, seen, order_json(order)
 
 
-def _exchange_json(exchange: Exchange) -> dict[str, Any]:
-    return {
-        "endpoint": exchange.endpoint,
-        "request": dict(exchange.request),
-        "http_status": exchange.http_status,
-        "reply": exchange.reply,
-        "started": exchange.started,
-        "started_iso": _iso(exchange.started),
-        "elapsed_ms": round(exchange.elapsed_ms, 1),
-        "error": exchange.error,
-    }
-
-
-def _iso(timestamp: float) -> str:
-    """Local time with its offset, to the millisecond: what a risk manager lines up with logs."""
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
-
-
-def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def _number(value: Any) -> Any:
-    return "" if value is None else text(value)
-
-
-_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet will not run: broker text starting like a formula is quoted."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-    return value
-
-
 def _json_list(raw: str | None) -> list[str]:
     try:
         value = json.loads(raw or "[]")
@@ -652,95 +516,3 @@ def _json_dict(raw: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return dict(value) if isinstance(value, Mapping) else {}
-
-
-class RecordingKill:
-    """Fires a :class:`KillSwitch` and records the kill: begun before the first request,
-    every exchange as it happens, finished with the report.
-
-    Build it right after the switch: it chains itself in front of the switch's observer on
-    the client, so it sees each exchange live. Triggers that arrive while a kill is in flight
-    join that kill -- one kill, one record -- and get its report.
-    """
-
-    def __init__(
-        self,
-        switch: KillSwitch,
-        record: KillRecord,
-        *,
-        known_orders: Callable[[], Iterable[Order]] | None = None,
-    ) -> None:
-        self.switch = switch
-        self.record = record
-        self.known_orders = known_orders
-        self.record_failures = 0  # writes that failed (logged); the kills went ahead regardless
-        self._lock = threading.Lock()
-        self._inflight: _InFlight | None = None
-        downstream = switch.client.observer
-
-        def observe(exchange: Exchange) -> None:
-            self._observe(exchange)
-            if downstream is not None:
-                downstream(exchange)
-
-        switch.client.observer = observe
-
-    def fire(self, trigger: str = "button", *, triggered_at: float | None = None) -> CancelReport:
-        """Run a recorded kill (or join the one in flight). Never raises."""
-        with self._lock:
-            current = self._inflight
-            if current is None:
-                current = self._inflight = _InFlight()
-                owner = True
-            else:
-                current.joined += 1
-                owner = False
-        if not owner:
-            current.done.wait()
-            if current.report is None:  # the kill in flight died without a report: fire anew
-                return self.fire(trigger, triggered_at=triggered_at)
-            return current.report
-        try:
-            current.kill_id = self._safely(
-                lambda: self.record.begin(trigger, self.switch.client.host, "unknown")
-            )
-            report = self.switch.fire(trigger, triggered_at=triggered_at)
-            with self._lock:
-                self._inflight = None
-                joined = current.joined
-            if joined:
-                report = replace(report, joined=report.joined + joined)
-            kill_id = current.kill_id
-            if kill_id is not None:
-                known = list(self.known_orders()) if self.known_orders is not None else []
-                self._safely(lambda: self.record.finish(kill_id, report, known_orders=known))
-            current.report = report
-            return report
-        finally:
-            with self._lock:
-                if self._inflight is current:
-                    self._inflight = None
-            current.done.set()
-
-    def _observe(self, exchange: Exchange) -> None:
-        current = self._inflight
-        kill_id = current.kill_id if current is not None else None
-        if kill_id is not None:
-            self._safely(lambda: self.record.add_exchange(kill_id, exchange))
-
-    def _safely(self, write: Callable[[], Any]) -> Any:
-        try:
-            return write()
-        except (sqlite3.Error, OSError, ValueError):
-            # The record must never stand between a trader and a kill.
-            log.exception("could not write the kill record")
-            self.record_failures += 1
-            return None
-
-
-class _InFlight:
-    def __init__(self) -> None:
-        self.kill_id: int | None = None
-        self.joined = 0
-        self.report: CancelReport | None = None
-        self.done = threading.Event()

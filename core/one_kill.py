@@ -1,0 +1,430 @@
+"""Exactly one kill at a time: in this process, and across every process of this user.
+
+The one mechanism behind "a press during a kill joins it", for the window's button, hotkey, tray
+and local socket and for the command line alike:
+
+* In this process, :meth:`OneKill.press` decides on the caller's thread, without blocking: a press
+  while a kill runs joins it and gets its report; a press after that kill's **verdict** starts a
+  new kill, even while the finished one is still being written to the record.
+* Across processes, a running kill holds a lock file for its server (:class:`ServerLock`; the
+  operating system lets go of it if the process dies). A kill that finds its server's lock held
+  by another process sends nothing: it waits for that kill and reports the verdict that process
+  recorded. So ``killswitch trigger`` while the window is closing, or a script's ``cancel-all``
+  while the window's kill runs, never puts a second cancel-all in flight.
+
+It also keeps the record (``core.record``): a kill is begun there before its first request, each
+exchange is written as it happens and the verdict at the end. A kill stopped before its verdict
+(Ctrl+C, closing the window) is marked interrupted at once, with its report so far
+(:meth:`OneKill.interrupt`). Recording never stands between a trader and a kill: when the disk
+fails the kill goes ahead and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any, Final
+
+from core.client import Exchange
+from core.kill import KillSwitch
+from core.orders import Order
+from core.record import KillRecord
+from core.report import CancelReport, Verdict
+
+log = logging.getLogger(__name__)
+
+JOIN_GRACE_S: Final = 5.0  # beyond our own deadline, how long to wait for another process's kill
+_LOCK_POLL_S: Final = 0.05
+
+
+@dataclass(eq=False)
+class RunningKill:
+    """One kill from its first press to its verdict."""
+
+    trigger: str
+    triggered_at: float  # time.perf_counter() at the first press
+    joined: int = 0  # presses that joined it
+    kill_id: int | None = None  # its row in the record
+    started: bool = False  # OneKill.run has begun it
+    report: CancelReport | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float | None = None) -> CancelReport | None:
+        """Its report once it has a verdict (None if ``timeout`` passes first)."""
+        self.done.wait(timeout)
+        return self.report
+
+
+@dataclass(frozen=True)
+class Press:
+    kill: RunningKill
+    owner: bool  # True: this press started the kill and must run it; False: it joined
+
+
+class OneKill:
+    """Presses, kills and the record of them for one server (see the module docstring).
+
+    ``switch`` runs the procedure; it can be replaced between kills (:meth:`use`), for instance
+    when the window's settings change. ``known_orders`` gives the orders the caller last saw
+    (the window's last good poll): they describe orders named by id only, and each working one
+    must be accounted for in the kill's final read.
+    """
+
+    def __init__(
+        self,
+        switch: KillSwitch,
+        *,
+        record: KillRecord | None = None,
+        locks: ServerLocks | None = None,
+        known_orders: Callable[[], Iterable[Order]] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._current: RunningKill | None = None
+        self._switch = switch
+        self.record = record
+        self.locks = locks
+        self.known_orders = known_orders
+        self.record_failures = 0  # writes that failed (logged); the kills went ahead regardless
+        self._clock = clock
+        self._observe_switch(switch)
+
+    @property
+    def switch(self) -> KillSwitch:
+        return self._switch
+
+    def use(self, switch: KillSwitch) -> None:
+        """Run later kills through ``switch`` (a kill already running keeps its own)."""
+        self._switch = switch
+        self._observe_switch(switch)
+
+    @property
+    def in_flight(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current(self) -> RunningKill | None:
+        return self._current
+
+    # -- presses -------------------------------------------------------------------------
+
+    def press(self, trigger: str, *, triggered_at: float | None = None) -> Press:
+        """Start a kill or join the running one; never blocks. The owner must then :meth:`run` it."""
+        stamp = self._clock() if triggered_at is None else triggered_at
+        with self._lock:
+            current = self._current
+            if current is not None:
+                current.joined += 1
+                return Press(current, owner=False)
+            current = self._current = RunningKill(trigger, stamp)
+            return Press(current, owner=True)
+
+    def fire(self, trigger: str, *, triggered_at: float | None = None) -> CancelReport:
+        """Press and wait for the verdict (run it here when this press started the kill)."""
+        press = self.press(trigger, triggered_at=triggered_at)
+        if press.owner:
+            return self.run(press.kill)
+        report = press.kill.wait()
+        assert report is not None
+        return report
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self, kill: RunningKill) -> CancelReport:
+        """Run ``kill`` on this thread to its verdict, record it, and return its report."""
+        kill.started = True
+        switch = self._switch
+        server = switch.client.host
+        lock = self.locks.for_server(server) if self.locks is not None else None
+        if lock is not None and not lock.acquire():
+            joined = self._join_elsewhere(kill, lock, switch)
+            if joined is not None:
+                return self._verdict(kill, joined)
+        try:
+            known = self._known()
+            if self.record is not None:
+                kill.kill_id = self._safely(lambda: self._begin(kill, server))
+            if lock is not None:
+                lock.describe(
+                    kill.kill_id, self.record.path if self.record is not None else None, kill.trigger
+                )
+            report = switch.fire(kill.trigger, triggered_at=kill.triggered_at, known=known)
+            report = self._verdict(kill, report)  # from here a press starts a new kill
+            kill_id = kill.kill_id
+            if kill_id is not None and self.record is not None:
+                record = self.record
+                self._safely(lambda: record.finish(kill_id, report, known_orders=self._known()))
+            return report
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def interrupt(self, reason: str, *, interrupted: bool = True) -> CancelReport | None:
+        """Stop waiting for the running kill: its report so far (``unverified``; ``interrupted``
+        unless the caller gave up at the deadline rather than being stopped), recorded at once
+        and given to every press that joined it. None when no kill runs.
+
+        The kill's own thread may still be sending requests; its later verdict is not recorded
+        over this one."""
+        kill = self._current
+        if kill is None:
+            return None
+        report = self._switch.report_so_far(reason) if kill.started else None
+        if report is not None and not interrupted:
+            report = replace(report, interrupted=False)
+        if report is None:
+            report = CancelReport(
+                verdict=Verdict.UNVERIFIED,
+                mode="unknown",
+                trigger=kill.trigger,
+                server=self._switch.client.host,
+                strategy=self._switch.client.strategy,
+                started_at=time.time(),
+                message="The kill was stopped before it sent anything.",
+                errors=(reason,),
+                remaining_verified=False,
+                deadline_s=self._switch.deadline_s,
+                interrupted=interrupted,
+            )
+        kill_id = kill.kill_id
+        if kill_id is not None and self.record is not None:
+            record = self.record
+            self._safely(lambda: record.interrupt(kill_id, report, known_orders=self._known()))
+        return self._verdict(kill, report)
+
+    def still_running(self, kill_id: int, server: str) -> bool:
+        """Whether the recorded kill ``kill_id`` is running now in some process (for
+        ``KillRecord.mark_interrupted``)."""
+        if self.locks is None or self.record is None:
+            return False
+        note = self.locks.for_server(server).held_by()
+        return (
+            note is not None
+            and note.get("kill_id") == kill_id
+            and note.get("record") == str(self.record.path)
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _verdict(self, kill: RunningKill, report: CancelReport) -> CancelReport:
+        """The kill has its verdict: joiners get it and the next press starts a new kill."""
+        with self._lock:
+            if kill.report is not None:  # interrupted earlier: that report stands
+                return kill.report
+            if report.joined != kill.joined:
+                report = replace(report, joined=kill.joined)
+            kill.report = report
+            if self._current is kill:
+                self._current = None
+        kill.done.set()
+        return report
+
+    def _join_elsewhere(self, kill: RunningKill, lock: ServerLock, switch: KillSwitch) -> CancelReport | None:
+        """Another process is killing this server: wait for its verdict instead of firing.
+
+        None when that process ended without a verdict (it crashed): this kill then holds the
+        lock and runs itself."""
+        note = lock.held_by() or {}
+        who = f"{note.get('trigger') or 'another kill'}, process {note.get('pid') or '?'}"
+        waited_until = self._clock() + switch.deadline_s + JOIN_GRACE_S
+        while not lock.acquire():
+            if self._clock() >= waited_until:
+                return self._elsewhere_report(
+                    kill,
+                    switch,
+                    f"A kill on {switch.client.host} is still running in another process ({who}); "
+                    "this press sent nothing. Check that kill's verdict and the order book.",
+                )
+            time.sleep(_LOCK_POLL_S)
+        # It has ended and the lock is ours: read its verdict from the record it named.
+        document = _recorded_report(note, self.record)
+        if document is None:
+            log.warning("the kill in %s ended without a verdict; running our own", who)
+            return None
+        lock.release()
+        report = CancelReport.from_json(document)
+        sentence = (
+            f"This press joined a kill already running in another process ({who}); it sent nothing itself."
+        )
+        return replace(report, errors=(*report.errors, sentence), exchanges=())
+
+    def _elsewhere_report(self, kill: RunningKill, switch: KillSwitch, sentence: str) -> CancelReport:
+        return CancelReport(
+            verdict=Verdict.UNVERIFIED,
+            mode="unknown",
+            trigger=kill.trigger,
+            server=switch.client.host,
+            strategy=switch.client.strategy,
+            started_at=time.time(),
+            message=sentence,
+            errors=(sentence,),
+            remaining_verified=False,
+            deadline_s=switch.deadline_s,
+        )
+
+    def _begin(self, kill: RunningKill, server: str) -> int:
+        assert self.record is not None
+        return self.record.begin(kill.trigger, server, "unknown")
+
+    def _known(self) -> list[Order]:
+        if self.known_orders is None:
+            return []
+        try:
+            return list(self.known_orders())
+        except Exception:  # describing orders must never stop a kill
+            log.exception("the known orders could not be read")
+            return []
+
+    def _observe_switch(self, switch: KillSwitch) -> None:
+        switch.on_exchange = self._record_exchange  # each exchange is recorded as it happens
+
+    def _record_exchange(self, exchange: Exchange) -> None:
+        current = self._current
+        kill_id = current.kill_id if current is not None else None
+        record = self.record
+        if kill_id is not None and record is not None:
+            self._safely(lambda: record.add_exchange(kill_id, exchange))
+
+    def _safely(self, write: Callable[[], Any]) -> Any:
+        try:
+            return write()
+        except (sqlite3.Error, OSError, ValueError):
+            # The record must never stand between a trader and a kill.
+            log.exception("could not write the kill record")
+            self.record_failures += 1
+            return None
+
+
+def _recorded_report(note: dict[str, Any], ours: KillRecord | None) -> dict[str, Any] | None:
+    kill_id = note.get("kill_id")
+    path = note.get("record")
+    if not isinstance(kill_id, int) or not isinstance(path, str):
+        return None
+    try:
+        if ours is not None and str(ours.path) == path:
+            return ours.report_json(kill_id)
+        with KillRecord(path) as record:
+            return record.report_json(kill_id)
+    except (sqlite3.Error, OSError):
+        log.exception("could not read another process's kill record")
+        return None
+
+
+# -- the cross-process lock ---------------------------------------------------------------
+
+
+class ServerLocks:
+    """Lock files, one per server, in ``directory`` (made private when first used)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def for_server(self, server: str) -> ServerLock:
+        digest = hashlib.sha256(server.encode()).hexdigest()[:20]
+        return ServerLock(self.directory / f"{digest}.lock", server)
+
+
+class ServerLock:
+    """An exclusive lock on one server's kills, held by one process at a time; the operating
+    system releases it when its holder exits or dies. Beside it, a note says who holds it.
+
+    Advisory file locks: ``flock`` on Linux and macOS, ``msvcrt.locking`` on Windows. When the
+    lock file cannot be used at all (a read-only disk), the lock is treated as free: a broken
+    disk must not stop a kill.
+    """
+
+    def __init__(self, path: Path, server: str) -> None:
+        self.path = path
+        self.note_path = path.with_suffix(".json")
+        self.server = server
+        self._handle: IO[bytes] | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting: True when this process holds it now."""
+        if self._handle is not None:
+            return True
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = open(self.path, "a+b")  # noqa: SIM115 - held open while the lock is held
+        except OSError:
+            log.exception("the lock file %s could not be opened; going ahead without it", self.path)
+            return True
+        if not _try_lock(handle):
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def describe(self, kill_id: int | None, record: Path | None, trigger: str) -> None:
+        """Say who holds the lock, for a process that finds it taken."""
+        note = {
+            "pid": os.getpid(),
+            "kill_id": kill_id,
+            "record": str(record) if record else None,
+            "trigger": trigger,
+            "server": self.server,
+            "since": time.time(),
+        }
+        with contextlib.suppress(OSError):
+            temporary = self.note_path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(note), "utf-8")
+            os.replace(temporary, self.note_path)
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                _unlock(handle)
+            handle.close()
+
+    def held_by(self) -> dict[str, Any] | None:
+        """The holder's note when another process (or another ``ServerLock``) holds the lock;
+        None when it is free."""
+        probe = ServerLock(self.path, self.server)
+        if probe.acquire():
+            probe.release()
+            return None
+        try:
+            note = json.loads(self.note_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return note if isinstance(note, dict) else {}
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

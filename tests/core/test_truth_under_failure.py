@@ -1,0 +1,198 @@
+"""The kill's word when the server misbehaves, as a script runs it: real processes, real sockets.
+
+A verdict by the deadline whatever the server does; "may have been carried out" rather than "0
+cancelled" when an answer is lost; no silent default server; Ctrl+C and SIGTERM end in a
+report and an honest record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.record import KillRecord, KillState
+from core.settings import Settings, save
+from core.simulator import Quirks, Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(private_app_dirs: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENALGO_API_KEY", "OPENALGO_HOST")}
+    clean["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={private_app_dirs}/no-bus"  # no keyring here
+    return clean
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_cancel_all(sim: Simulator, timeout: float = 20.0) -> None:
+    ends = time.monotonic() + timeout
+    while not sim.stats.arrivals.get("cancelallorder"):
+        assert time.monotonic() < ends, "the kill never sent its cancel-all"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def hung() -> Iterator[Simulator]:
+    """A server that takes every request and never answers (until the test ends)."""
+    with Simulator(orders=5, seed=4, quirks=Quirks(reply_delay_s=3600.0)) as sim:
+        yield sim
+
+
+def test_a_hung_server_gives_an_unverified_verdict_by_the_deadline(
+    hung: Simulator, env: dict[str, str]
+) -> None:
+    started = time.monotonic()
+    result = cli(
+        "cancel-all",
+        "--host",
+        hung.url,
+        "--deadline",
+        "5",
+        "--json",
+        env={**env, "OPENALGO_API_KEY": hung.apikey},
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "unverified"
+    assert "may have been carried out" in report["message"]  # the cancel-all went out
+    assert took < 7.0, f"the verdict took {took:.1f} s with a 5 s deadline"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("deadline", ["-5", "0", "601", "nan", "soon"])
+def test_a_deadline_out_of_range_is_a_usage_error_and_sends_nothing(
+    deadline: str, env: dict[str, str]
+) -> None:
+    with Simulator(orders=3) as sim:
+        result = cli(
+            "cancel-all",
+            "--host",
+            sim.url,
+            "--deadline",
+            deadline,
+            env={**env, "OPENALGO_API_KEY": sim.apikey},
+        )
+        assert result.returncode == 2
+        assert "deadline" in result.stderr.lower() or "invalid float" in result.stderr
+        assert sum(sim.stats.requests.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env"),
+    [
+        (("--host", ""), {}),
+        (("--host", "   "), {}),
+        ((), {"OPENALGO_HOST": ""}),
+        ((), {}),  # no --host, no $OPENALGO_HOST, nothing saved
+    ],
+    ids=["empty-flag", "blank-flag", "empty-env", "nothing-at-all"],
+)
+def test_a_blank_or_missing_server_is_a_usage_error_never_a_default(
+    args: tuple[str, ...], extra_env: dict[str, str], env: dict[str, str]
+) -> None:
+    # A simulator on the default address would be hit by a silent fall-back; none must arrive.
+    with Simulator(orders=3, port=0) as sim:
+        result = cli("cancel-all", *args, env={**env, **extra_env, "OPENALGO_API_KEY": sim.apikey})
+        assert result.returncode == 2, result.stdout
+        assert "server" in result.stderr.lower() or "host" in result.stderr.lower()
+        assert sum(sim.stats.requests.values()) == 0
+        assert "Traceback" not in result.stderr
+
+
+def test_a_blank_saved_server_is_a_usage_error(env: dict[str, str], private_app_dirs: Path) -> None:
+    save(Settings(host=""), private_app_dirs / "config" / "settings.json")
+    result = cli("cancel-all", env={**env, "OPENALGO_API_KEY": "k" * 64})
+    assert result.returncode == 2 and "saved server is empty" in result.stderr
+
+
+def test_a_cancel_all_whose_answer_is_lost_is_made_good_and_never_called_zero_cancelled(
+    env: dict[str, str],
+) -> None:
+    # The connection drops after the request was written: the cancel-all may have run. The book
+    # is honest, so the sweep makes sure and the verdict is flat.
+    with Simulator(orders=6, seed=2, quirks=Quirks(drop_connection={"cancelallorder"})) as sim:
+        result = cli("cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey})
+        assert sim.working_orders() == []
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "flat"
+    assert "may have been carried out" in report["message"]
+    assert len(report["canceled_by_sweep"]) == 6
+
+
+def test_a_refused_connection_is_unreachable_and_says_nothing_was_sent(env: dict[str, str]) -> None:
+    result = cli("cancel-all", "--host", "http://127.0.0.1:9", env={**env, "OPENALGO_API_KEY": "k" * 64})
+    assert result.returncode == 4
+    assert "Cancel-all was not sent" in result.stdout
+    assert "Cancel-all sent" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_kill_prints_its_report_so_far_and_is_recorded_as_interrupted(
+    signum: int, code: int, env: dict[str, str], private_app_dirs: Path
+) -> None:
+    quirks = Quirks(endpoint_delay_s={"cancelallorder": 3600.0})
+    with Simulator(orders=4, seed=8, quirks=quirks) as sim:
+        proc = start_cli(
+            "cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey}
+        )
+        wait_for_cancel_all(sim)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=5)
+        url = sim.url
+    assert proc.returncode == code, err
+    report = json.loads(out)
+    assert report["verdict"] == "unverified" and report["interrupted"] is True
+    assert report["exit_code"] == code
+    assert "Traceback" not in err
+    with KillRecord(private_app_dirs / "data" / "kills.sqlite3") as record:
+        [kill] = record.history()
+    assert kill.state is KillState.INTERRUPTED
+
+    # The next run names the interrupted kill: its server and when it started, once.
+    after = cli("cancel-all", "--host", "http://127.0.0.1:9", env={**env, "OPENALGO_API_KEY": "k" * 64})
+    assert f"the kill on {url} started at" in after.stderr and "interrupted" in after.stderr
+    again = cli("cancel-all", "--host", "http://127.0.0.1:9", env={**env, "OPENALGO_API_KEY": "k" * 64})
+    assert url not in again.stderr
+
+
+def test_ctrl_c_in_human_mode_prints_the_report_without_a_traceback(env: dict[str, str]) -> None:
+    quirks = Quirks(endpoint_delay_s={"cancelallorder": 3600.0})
+    with Simulator(orders=2, seed=8, quirks=quirks) as sim:
+        proc = start_cli("cancel-all", "--host", sim.url, env={**env, "OPENALGO_API_KEY": sim.apikey})
+        wait_for_cancel_all(sim)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
+    assert proc.returncode == 130
+    assert "UNVERIFIED" in out and "Interrupted by Ctrl+C" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
