@@ -59,7 +59,7 @@ class Driver(QObject):
         self.sizes: set[int] = set()
         lanes.bookUpdated.connect(self.polled)
         lanes.connectionChanged.connect(self.maybe_failed)
-        self.again.connect(lanes.poll_worker.poll_now)
+        self.again.connect(lanes.poll_lane.poll_now)
 
     @Slot(object)
     def polled(self, book: OrderBook) -> None:

@@ -6,7 +6,8 @@ same named pipe (``\\\\.\\pipe\\<name>``) opened as a file on Windows.
 
 Protocol: one JSON object per line, each way.
 
-* ``{"cmd": "show"}`` -> ``{"ok": true}``: bring the window forward.
+* ``{"cmd": "show"}`` -> ``{"ok": true, "host": "http://..."}``: bring the window forward; ``host``
+  is the server the window is on (absent while it has none).
 * ``{"cmd": "fire", "trigger": "command line", "host": "http://..."}`` (``host`` optional) ->
   ``{"accepted": true}`` at once, then the verdict when the kill is over:
   ``CancelReport.to_json()`` plus ``"summary"`` and ``"headline"``. A window that cannot fire
@@ -97,21 +98,22 @@ def pipe_path(name: str) -> str:
     return name if name.startswith("\\\\.\\pipe\\") else f"\\\\.\\pipe\\{name}"
 
 
-def ask_window_to_show(*, name: str | None = None, timeout_s: float = SHOW_TIMEOUT_S) -> bool:
-    """Ask the running window to come forward; False when no window answered."""
+def ask_window_to_show(*, name: str | None = None, timeout_s: float = SHOW_TIMEOUT_S) -> Message | None:
+    """Ask the running window to come forward: its answer (``ok``, and the ``host`` it is on), or
+    None when no window answered."""
     try:
         conversation = _Conversation.open(name or server_name(), timeout_s)
     except OSError:
-        return False
+        return None
     if conversation is None:
-        return False
+        return None
     with conversation:
         try:
             conversation.send({"cmd": "show"})
             reply = conversation.receive(time.monotonic() + timeout_s)
         except (OSError, NoAnswerError):
-            return False
-    return bool(reply.get("ok"))
+            return None
+    return reply if reply.get("ok") else None
 
 
 def ask_window_to_fire(

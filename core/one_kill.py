@@ -91,6 +91,7 @@ class OneKill:
     ) -> None:
         self._lock = threading.Lock()
         self._current: RunningKill | None = None
+        self.started = 0  # kills started in this process, so a reader can tell one began
         self._switch = switch
         self.record = record
         self.locks = locks
@@ -127,6 +128,7 @@ class OneKill:
                 current.joined += 1
                 return Press(current, owner=False)
             current = self._current = RunningKill(trigger, stamp)
+            self.started += 1
             return Press(current, owner=True)
 
     def fire(self, trigger: str, *, triggered_at: float | None = None) -> CancelReport:
@@ -169,15 +171,17 @@ class OneKill:
             if lock is not None:
                 lock.release()
 
-    def interrupt(self, reason: str, *, interrupted: bool = True) -> CancelReport | None:
+    def interrupt(
+        self, reason: str, *, interrupted: bool = True, only: RunningKill | None = None
+    ) -> CancelReport | None:
         """Stop waiting for the running kill: its report so far (``unverified``; ``interrupted``
         unless the caller gave up at the deadline rather than being stopped), recorded at once
         and given to every press that joined it. None when no kill runs.
 
         The kill's own thread may still be sending requests; its later verdict is not recorded
-        over this one."""
+        over this one. With ``only``, nothing happens unless that kill is the one running."""
         kill = self._current
-        if kill is None:
+        if kill is None or (only is not None and kill is not only):
             return None
         report = self._switch.report_so_far(reason) if kill.started else None
         if report is not None and not interrupted:
@@ -303,6 +307,17 @@ class OneKill:
             log.exception("could not write the kill record")
             self.record_failures += 1
             return None
+
+
+def running_now(locks: ServerLocks, record: Path) -> Callable[[int, str], bool]:
+    """``still_running(kill_id, server)`` for ``KillRecord.mark_interrupted``: True while some
+    process holds the server's lock for that kill of that record."""
+
+    def still_running(kill_id: int, server: str) -> bool:
+        note = locks.for_server(server).held_by()
+        return note is not None and note.get("kill_id") == kill_id and note.get("record") == str(record)
+
+    return still_running
 
 
 def _recorded_report(note: dict[str, Any], ours: KillRecord | None) -> dict[str, Any] | None:

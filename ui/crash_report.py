@@ -192,3 +192,14 @@ class CrashReporter(QObject):
         if self.dialog is not None:
             self.dialog.deleteLater()
             self.dialog = None
+
+
+def report_unexpected(exc: BaseException) -> None:
+    """Hand an exception that a lane caught and survived to the crash path (``threading.excepthook``,
+    which the app's :class:`CrashReporter` takes over): logged and shown like any other, while the
+    lane goes on with its next command."""
+    args = threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread()))
+    try:
+        threading.excepthook(args)
+    except Exception:  # reporting must never be what stops a lane
+        log.exception("an unexpected error could not be reported")

@@ -93,6 +93,7 @@ class FireSources(QObject):
             instance.showRequested.connect(self._bring_forward)
             instance.fireRequested.connect(window.fire)
             instance.set_fire_check(self._refuse_fire)
+            instance.set_host(lambda: self.window.settings.host)
 
     def start(self) -> HotkeyCapability:
         """Bind the hotkey from the window's settings and show the tray icon (where there is one).
@@ -178,6 +179,8 @@ class FireSources(QObject):
         return self.trigger.press_now(lanes.fire)
 
     def _refuse_fire(self, host: str | None) -> str | None:
+        if getattr(self.window, "closing", False):
+            return "The window is closing, so it did not fire."
         if getattr(self.window, "lanes", None) is None:
             return "The window has no API key set up, so it cannot fire."
         current = self.window.settings.host

@@ -400,12 +400,12 @@ def _probe_windows_conflict(chord: Chord) -> HotkeyCapability | None:
     mods = 0x4000  # MOD_NOREPEAT
     for modifier in chord.modifiers:
         mods |= _WIN_MOD[modifier]
-    user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
+    user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
     probe_id = 0xBEEF
     if user32.RegisterHotKey(None, probe_id, mods, vk):
         user32.UnregisterHotKey(None, probe_id)
         return None
-    if ctypes.get_last_error() == _WIN_HOTKEY_ALREADY_REGISTERED:  # type: ignore[attr-defined]
+    if ctypes.get_last_error() == _WIN_HOTKEY_ALREADY_REGISTERED:  # type: ignore[attr-defined,unused-ignore]
         return HotkeyCapability.fails(
             f"Another program already uses {chord.describe()} as its shortcut; choose another in Settings."
         )

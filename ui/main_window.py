@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -36,12 +37,14 @@ from core import APP_NAME
 from core import settings as settings_store
 from core.book_changes import BookChanges
 from core.log_file import KeyRedactor
+from core.one_kill import ServerLocks, running_now
 from core.orders import Order
 from core.record import KillRecord
 from core.report import CancelReport, KillProgress
 from core.secrets import KeyStore, KeyStoreError
 from core.settings import FiringPolicy, Settings
 from ui.about import about_text, about_title
+from ui.background import Background
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
 from ui.panic_button import ConfirmKillDialog, PanicButton
@@ -49,13 +52,22 @@ from ui.results_pane import ResultsPane
 from ui.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
-    from ui.lanes import ConnectionState, Lanes
+    from ui.connection_state import ConnectionState
+    from ui.lanes import Lanes
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
+KeyLookup = Callable[[], tuple[KeyStore, "str | None", str]]
+"""Finds the key store and the key in it, on a worker thread: (store, key or None, a notice)."""
 
 log = logging.getLogger(__name__)
 
 NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
+READING_KEY = (
+    "Reading the API key from the OS keyring… (if this takes long, the desktop may be waiting for "
+    "you to unlock the keyring)"
+)
+CHECK_THE_BOOK = "some orders may have been cancelled and others not — check the order book in OpenAlgo."
+ELAPSED_TICK_MS = 200
 _KNOWN_ORDERS_CAP = 50_000
 
 
@@ -72,16 +84,16 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
     )
 
 
-def interrupted_sentence(started_at: float, now: float | None = None) -> str:
-    """What the trader reads about a kill the app never finished."""
+def interrupted_sentence(server: str, started_at: float, now: float | None = None) -> str:
+    """What the trader reads about a kill that ended before its verdict."""
     started = datetime.fromtimestamp(started_at)
     today = datetime.fromtimestamp(now) if now is not None else datetime.now()
     when = started.strftime("%H:%M:%S")
     if started.date() != today.date():
         when = started.strftime("%Y-%m-%d %H:%M:%S")
     return (
-        f"A kill started at {when} was interrupted (the app closed or crashed) — "
-        "check the order book in OpenAlgo."
+        f"The kill on {server} started at {when} was interrupted before its verdict (the app was "
+        "closed, stopped or crashed) — check the order book in OpenAlgo."
     )
 
 
@@ -108,6 +120,7 @@ class MainWindow(QMainWindow):
 
     killFinished = Signal(object)  # noqa: N815 -- Qt signal naming
     settingsChanged = Signal(object)  # noqa: N815
+    bookShown = Signal()  # noqa: N815 -- after each order book is on screen
 
     def __init__(
         self,
@@ -123,6 +136,7 @@ class MainWindow(QMainWindow):
         notice: str = "",
         record: KillRecord | None = None,
         redactor: KeyRedactor | None = None,
+        key_lookup: KeyLookup | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -152,12 +166,22 @@ class MainWindow(QMainWindow):
         self._state: ConnectionState | None = None
         self._stopped = False
         self._standing_notice = notice  # e.g. why the key is kept for this session only
+        self._key_lookup = key_lookup
+        self._key_pending: Background[tuple[KeyStore, str | None, str]] | None = None
+        self._closing = False  # past the point of asking: the window is going
+        self.close_question: QMessageBox | None = None
 
         self._build(notice)
         # The connection line shows the age of the last good update, so it ticks on its own.
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(1000)
         self._age_timer.timeout.connect(self._refresh_connection_bar)
+        # While a kill runs, how long it has taken and what it is waiting on, ticking.
+        self._progress: KillProgress | None = None
+        self._kill_trigger = ""
+        self._elapsed_timer = QTimer(self)
+        self._elapsed_timer.setInterval(ELAPSED_TICK_MS)
+        self._elapsed_timer.timeout.connect(self._show_elapsed)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
         self._show_blast_radius()
         if lanes is not None:
@@ -298,30 +322,131 @@ class MainWindow(QMainWindow):
             assert self.lanes is not None
             self.lanes.start()
             return
+        if self._key_lookup is not None:
+            self._read_key(self._key_lookup)
+            return
         self._show_no_key()
         self.open_settings()
 
+    def _read_key(self, lookup: KeyLookup) -> None:
+        """Find the key on a worker thread: the OS keyring may wait minutes on an unlock prompt,
+        and the window, the hotkey and the tray must answer meanwhile."""
+        self.show_notice(READING_KEY)
+        self._key_pending = Background(
+            lookup, done=self._key_found, failed=self._key_failed, parent=self, name="keyring-read"
+        ).start()
+        self._show_blast_radius()
+
+    def _key_found(self, found: tuple[KeyStore, str | None, str]) -> None:
+        self._key_pending = None
+        store, key, notice = found
+        self.key_store = store
+        self._standing_notice = " ".join(n for n in (self._standing_notice, notice) if n)
+        if self._stopped:
+            return
+        if not key:
+            self._show_no_key()
+            self.open_settings()
+            return
+        self._apikey = key
+        self.redactor.add(key)
+        if self.record is not None:
+            self.record.secret = key
+        self.show_notice(self._standing_notice)
+        if self.lanes is None:
+            self._attach(self._lanes_factory(self.settings, key))
+            assert self.lanes is not None
+            self.lanes.start()
+        self._show_blast_radius()
+
+    def _key_failed(self, exc: Exception) -> None:
+        self._key_pending = None
+        if isinstance(exc, KeyStoreError):
+            self.show_notice(f"{exc.sentence} Enter the key in Settings.")
+        else:
+            log.error("reading the key failed", exc_info=exc)
+            self.show_notice("The API key could not be read from the keyring; enter it in Settings.")
+        self._show_blast_radius()
+
     def stop(self) -> None:
-        """Stop both lanes (idempotent); called on close."""
+        """Stop both lanes (idempotent, bounded: about a second at most); called on close."""
         if self._stopped:
             return
         self._stopped = True
         self._age_timer.stop()
-        for dialog in (self.settings_dialog, self.confirm_dialog, self.history_dialog):
+        self._elapsed_timer.stop()
+        if self._key_pending is not None:
+            self._key_pending.cancel()
+        for dialog in (self.settings_dialog, self.confirm_dialog, self.history_dialog, self.close_question):
             if dialog is not None:
                 dialog.reject()
         if self.lanes is not None:
+            if self.lanes.kill_in_flight:  # closed without asking (a signal, the app quitting)
+                self.lanes.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
             self.lanes.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 -- Qt override
+        if not self._closing and self.lanes is not None and self.lanes.kill_in_flight:
+            event.ignore()
+            self._ask_to_close()
+            return
         self.stop()
         super().closeEvent(event)
+
+    @property
+    def closing(self) -> bool:
+        """True once the window is going: it takes no new kills from outside."""
+        return self._closing or self._stopped
+
+    def close_anyway(self, reason: str = "The window was closed during the kill") -> None:
+        """Close now, even during a kill: the kill is reported and recorded as interrupted, so
+        no one is left believing it finished. For "Close anyway", SIGTERM and Ctrl+C."""
+        self._closing = True
+        if self.lanes is not None and self.lanes.kill_in_flight:
+            self.lanes.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
+        self.close()
+
+    def _ask_to_close(self) -> None:
+        if self.close_question is not None:
+            self.close_question.raise_()
+            return
+        question = QMessageBox(self)
+        question.setObjectName("closeDuringKill")
+        question.setIcon(QMessageBox.Icon.Warning)
+        question.setWindowTitle("A kill is running")
+        question.setText(
+            f"A kill is running ({self._elapsed_text() or 'just started'}). Closing now stops waiting "
+            f"for its verdict: {CHECK_THE_BOOK.capitalize()}"
+        )
+        question.setInformativeText("The kill will be recorded as interrupted.")
+        keep = question.addButton("Keep waiting", QMessageBox.ButtonRole.RejectRole)
+        leave = question.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
+        question.setDefaultButton(keep)
+        question.setEscapeButton(keep)
+        leave.setObjectName("closeAnyway")
+        keep.setObjectName("keepWaiting")
+
+        def answered() -> None:
+            self.close_question = None
+            if question.clickedButton() is leave:
+                self.close_anyway()
+
+        question.finished.connect(answered)
+        question.finished.connect(question.deleteLater)
+        self.close_question = question
+        question.open()
 
     # -- firing ---------------------------------------------------------------------------------
 
     def fire(self, trigger: str) -> None:
         """Send a kill now, whatever the firing policy."""
         if self.lanes is None:
+            if self._key_pending is not None:
+                self.statusBar().showMessage(
+                    "Not fired: the API key is still being read from the keyring — "
+                    "is an unlock prompt waiting?"
+                )
+                return
             self._show_no_key()
             self.open_settings()
             return
@@ -382,6 +507,7 @@ class MainWindow(QMainWindow):
                 known[order.orderid] = order
         self._known_serial = changes.serial
         self.model.apply(changes)
+        self.bookShown.emit()
         self._count = self.model.working_count()
         if book.mode in ("live", "analyze"):
             self._mode = book.mode
@@ -414,12 +540,36 @@ class MainWindow(QMainWindow):
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
-        self.statusBar().showMessage(f"Kill running (trigger: {trigger})…")
+        self._kill_trigger = trigger
+        self._progress = None
+        self._elapsed_timer.start()
+        self._show_elapsed()
 
     def _on_kill_progress(self, progress: KillProgress) -> None:
+        self._progress = progress
         self.button.kill_progress(progress)
+        self._show_elapsed()
+
+    def _elapsed_text(self) -> str:
+        kill = self.lanes.one.current if self.lanes is not None else None
+        if kill is None:
+            return ""
+        return f"{time.perf_counter() - kill.triggered_at:.1f} s so far"
+
+    def _show_elapsed(self) -> None:
+        elapsed = self._elapsed_text()
+        if not elapsed:
+            return
+        doing = self._progress.text if self._progress is not None else "Sending cancel-all…"
+        self.button.set_elapsed(elapsed)
+        deadline = f" · deadline {self.lanes.deadline_s:g} s" if self.lanes is not None else ""
+        self.statusBar().showMessage(f"Kill running ({self._kill_trigger}) · {elapsed}{deadline} · {doing}")
 
     def _on_kill_finished(self, report: CancelReport) -> None:
+        self._elapsed_timer.stop()
+        self._progress = None
+        if self.close_question is not None:  # the verdict came while we asked: nothing to ask now
+            self.close_question.reject()
         self.button.kill_finished(report)
         self.results.add_report(report, self._known)
         self.statusBar().showMessage(report.verdict.headline)
@@ -435,6 +585,8 @@ class MainWindow(QMainWindow):
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
         if self.lanes is None:
+            if self._key_pending is not None:
+                return "READING THE API KEY — the keyring may be waiting to be unlocked"
             return "NO API KEY — open Settings to add one"
         state = self._state
         if state is None:
@@ -485,15 +637,18 @@ class MainWindow(QMainWindow):
         """Mark kills an earlier run began but never finished, and tell the trader about each."""
         if self.record is None:
             return
+        record = self.record
         try:
-            ids = self.record.mark_interrupted()
-            started = [d.summary.started_at for d in map(self.record.details, ids) if d is not None]
+            # A kill another process is running now (a script's cancel-all) is not interrupted.
+            record.mark_interrupted(running_now(ServerLocks(record.path.parent / "locks"), record.path))
+            kills = record.unannounced_interruptions("window")
+            record.mark_announced((k.kill_id for k in kills), "window")
         except sqlite3.Error:
             log.exception("could not read the kill record at start-up")
             self.statusBar().showMessage("The kill record could not be read; past kills are not shown.")
             return
-        for started_at in started:
-            sentence = interrupted_sentence(started_at)
+        for kill in kills:
+            sentence = interrupted_sentence(kill.server, kill.started_at)
             log.warning("%s", sentence)
             self.interrupted.append(sentence)
             self.results.add_notice(sentence)
@@ -555,8 +710,8 @@ class MainWindow(QMainWindow):
         key_store_before = self.key_store
         self.key_store = dialog.key_store
         key = dialog.entered_key
-        if key is None:
-            key = self._apikey if new.host == old.host else self._stored_key(new.host)
+        if key is None and new.host == old.host:
+            key = self._apikey
         self._save(new)
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if key:
@@ -569,13 +724,17 @@ class MainWindow(QMainWindow):
                 self.lanes.start()
             else:
                 self.lanes.reconfigure(new.host, key, new.strategy, new.poll_interval_s, new.deadline_s)
-        elif self.lanes is not None:
-            # A new server without a key for it: stop talking to the old one with the old key.
-            self.lanes.stop()
-            self.lanes.deleteLater()
-            self.lanes = None
+        else:
+            # A new server and no key typed: stop talking to the old one with the old key, and
+            # read the new server's key from the store off the UI thread.
+            if self.lanes is not None:
+                self.lanes.stop()
+                self.lanes.deleteLater()
+                self.lanes = None
             self._apikey = None
-            self._show_no_key()
+            store = self.key_store
+            host = new.host
+            self._read_key(lambda: (store, store.get(host), ""))
         if new.host != old.host:
             self._known.clear()
             self._known_serial = None
@@ -584,13 +743,6 @@ class MainWindow(QMainWindow):
             self.model.update(())
         self._show_blast_radius()
         self.settingsChanged.emit(new)
-
-    def _stored_key(self, host: str) -> str | None:
-        try:
-            return self.key_store.get(host)
-        except KeyStoreError as exc:
-            self.show_notice(exc.sentence)
-            return None
 
     def _save(self, settings: Settings) -> None:
         self.settings = settings

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -198,7 +199,11 @@ class OrdersModel(QAbstractTableModel):
             return self._rows[row]
         return None
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803 -- Qt override
+    def multiData(  # noqa: N802 -- Qt override
+        self,
+        index: _Index,
+        roleDataSpan: QModelRoleDataSpan | QModelRoleData,  # noqa: N803 -- Qt's name
+    ) -> None:
         # A view's delegate asks for seven roles per cell through this one call; Qt's default
         # makes seven calls into Python's data() instead, and those calls were most of the cost
         # of repainting the table (which happens on every poll that moves rows on screen).
@@ -206,8 +211,9 @@ class OrdersModel(QAbstractTableModel):
         if not 0 <= row < len(self._rows):
             return
         column = index.column()
-        for i in range(roleDataSpan.size()):
-            item = roleDataSpan[i]
+        span: Any = roleDataSpan  # a QModelRoleDataSpan, indexable at run time (PySide6's stubs say not)
+        for i in range(span.size()):
+            item = span[i]
             role = item.role()
             if role == _DISPLAY_ROLE:
                 if 0 <= column < _COLUMN_COUNT:

@@ -99,6 +99,7 @@ class PanicButton(QAbstractButton):
         self._hold_ms = 600
         self._warning = ""
         self._killing = False
+        self._elapsed = ""
         self._progress: KillProgress | None = None
         self._report: CancelReport | None = None
         self._report_time = ""
@@ -147,8 +148,15 @@ class PanicButton(QAbstractButton):
     def kill_started(self) -> None:
         self._killing = True
         self._progress = None
+        self._elapsed = ""
         self._cancel_hold()
         self._refresh()
+
+    def set_elapsed(self, elapsed: str) -> None:
+        """How long the running kill has taken so far ("3.2 s so far"), shown with its progress."""
+        if self._killing and elapsed != self._elapsed:
+            self._elapsed = elapsed
+            self._refresh()
 
     def kill_progress(self, progress: KillProgress) -> None:
         self._progress = progress
@@ -201,7 +209,8 @@ class PanicButton(QAbstractButton):
 
     def detail_line(self) -> str:
         if self._killing:
-            return self._progress.text if self._progress else "Cancel-all sent…"
+            doing = self._progress.text if self._progress else "Sending cancel-all…"
+            return f"{doing} · {self._elapsed}" if self._elapsed else doing
         return f"on {self._server}" if self._server else "no server set"
 
     def verdict_line(self) -> str:

@@ -97,6 +97,7 @@ def _all_subclasses(cls: type) -> set[type]:
     found: set[type] = set()
     todo = [cls]
     while todo:
+        sub: type
         for sub in todo.pop().__subclasses__():
             if sub not in found:
                 found.add(sub)

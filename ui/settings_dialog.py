@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -33,6 +34,7 @@ from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise
 from core.replies import ApiError
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
 from core.settings import FiringPolicy, Settings
+from ui.background import Background
 from ui.hotkey_edit import HotkeyEdit
 
 POLICY_LABELS = {
@@ -46,6 +48,7 @@ HOTKEY_HELP = (
     "says whether it works on this desktop."
 )
 
+NO_KEY_TO_TEST = "Enter the API key first: none is stored for this server."
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
 ERROR_STYLE = "color: #ef5350;"
@@ -105,12 +108,19 @@ class ConnectionProbe(QObject):
         super().__init__(parent)
         self._thread: threading.Thread | None = None
 
-    def start(self, host: str, apikey: str, strategy: str) -> None:
-        from ui.lanes import ConnectionTest
+    def start(self, host: str, apikey: Callable[[], str | None], strategy: str) -> None:
+        """Test ``host``; ``apikey`` is called on the worker thread (it may read the keyring)."""
+        from ui.connection_state import ConnectionTest
 
         def work() -> None:
             try:
-                ok, mode, broker, sentence = probe(host, apikey, strategy)
+                key = apikey()
+                if key:
+                    ok, mode, broker, sentence = probe(host, key, strategy)
+                else:
+                    ok, mode, broker, sentence = False, "unknown", "", NO_KEY_TO_TEST
+            except KeyStoreError as exc:
+                ok, mode, broker, sentence = False, "unknown", "", exc.sentence
             except Exception:  # a probe must end in a sentence, never a traceback
                 ok, mode, broker, sentence = False, "unknown", "", "The test could not be run."
             with contextlib.suppress(RuntimeError):  # the dialog closed meanwhile
@@ -118,10 +128,6 @@ class ConnectionProbe(QObject):
 
         self._thread = threading.Thread(target=work, name="settings-probe", daemon=True)
         self._thread.start()
-
-    def wait(self, timeout: float = 12.0) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
 
 class SettingsDialog(QDialog):
@@ -149,6 +155,7 @@ class SettingsDialog(QDialog):
         self._current_key = current_key
         self._original_host = settings.host
         self._testing = False
+        self._saving: Background[None] | None = None
         self._probe = ConnectionProbe(self)
         self._probe.finished.connect(self._on_tested)
 
@@ -293,16 +300,16 @@ class SettingsDialog(QDialog):
             always_on_top=self.on_top.isChecked(),
         ).validated()
 
-    def _key_for(self, host: str) -> str | None:
+    def _key_for(self, host: str) -> Callable[[], str | None]:
+        """The key to test ``host`` with: typed, in use, or (called on a worker thread) stored."""
         typed = self.key_edit.text().strip()
         if typed:
-            return typed
-        if host == normalise_host(self._original_host) and self._current_key:
-            return self._current_key
-        try:
-            return self.key_store.get(host)
-        except KeyStoreError:
-            return None
+            return lambda: typed
+        current = self._current_key
+        if host == normalise_host(self._original_host) and current:
+            return lambda: current
+        store = self.key_store
+        return lambda: store.get(host)
 
     # -- reacting ----------------------------------------------------------------------------
 
@@ -341,10 +348,6 @@ class SettingsDialog(QDialog):
         if settings is None:
             return
         key = self._key_for(settings.host)
-        if not key:
-            self.test_result.setStyleSheet(ERROR_STYLE)
-            self.test_result.setText("Enter the API key first.")
-            return
         self._testing = True
         self.test_button.setEnabled(False)
         self.test_result.setStyleSheet("")
@@ -359,23 +362,50 @@ class SettingsDialog(QDialog):
         self._check_host()
 
     def accept(self) -> None:
+        """Save: a typed key goes to the key store on a worker thread (the OS keyring may wait
+        on an unlock prompt); the dialog closes once it is stored, or says why it was not."""
         settings = self.form_settings()
         if settings is None:
             self.error.setText("Fix the server URL first.")
             return
+        if self._saving is not None:
+            return
         typed = self.key_edit.text().strip()
-        if typed:
-            try:
-                self.key_store.set(settings.host, typed)
-            except KeyStoreError as exc:
-                self.error.setText(exc.sentence)
-                self.session_button.setVisible(True)
-                return
+        if not typed:
+            self.settings = settings
+            super().accept()
+            return
+        store = self.key_store
+        self.save_button.setEnabled(False)
+        self.error.setStyleSheet("")
+        self.error.setText(f"Saving the key in {store.description}… (the keyring may ask to be unlocked)")
+
+        def stored(_: object) -> None:
+            self._saving = None
             self.entered_key = typed
             self.key_edit.clear()
-        self.settings = settings
-        super().accept()
+            self.settings = settings
+            QDialog.accept(self)
+
+        def refused(exc: Exception) -> None:
+            self._saving = None
+            self.save_button.setEnabled(True)
+            self.error.setStyleSheet(ERROR_STYLE)
+            sentence = exc.sentence if isinstance(exc, KeyStoreError) else "The key could not be saved."
+            self.error.setText(sentence)
+            if isinstance(exc, KeyStoreError):
+                self.session_button.setVisible(True)
+
+        self._saving = Background(
+            lambda: store.set(settings.host, typed),
+            done=stored,
+            failed=refused,
+            parent=self,
+            name="keyring-save",
+        ).start()
 
     def done(self, result: int) -> None:
-        self._probe.wait()
+        if self._saving is not None and result != QDialog.DialogCode.Accepted:
+            self._saving.cancel()
+            self._saving = None
         super().done(result)

@@ -52,6 +52,7 @@ class SingleInstance(QObject):
         self._buffers: dict[QLocalSocket, bytes] = {}
         self._waiting: list[QLocalSocket] = []  # "fire" clients waiting for a verdict
         self._check: FireCheck | None = None
+        self._host: Callable[[], str | None] = lambda: None
 
     @property
     def listening(self) -> bool:
@@ -96,6 +97,10 @@ class SingleInstance(QObject):
         """
         self._check = check
 
+    def set_host(self, host: Callable[[], str | None]) -> None:
+        """Where "show" learns which server the window is on (a second launch names it)."""
+        self._host = host
+
     def deliver_report(self, report: CancelReport) -> None:
         """Answer every waiting "fire" with this kill's verdict (a trigger during a kill joins it)."""
         reply = report.to_json()
@@ -114,9 +119,14 @@ class SingleInstance(QObject):
             sock.disconnectFromServer()
 
     def close(self) -> None:
-        """Stop listening and drop every connection; waiting triggers are told the window closed."""
+        """Stop listening and drop every connection; waiting triggers are told the window closed.
+
+        Replies already written (a verdict delivered just before the window closed) get up to
+        half a second to leave before the connections are dropped."""
         self.refuse_waiting("The window closed before the kill finished.")
         for sock in list(self._buffers):
+            if sock.bytesToWrite() > 0:
+                sock.waitForBytesWritten(500)
             sock.abort()
         self._buffers.clear()
         self._server.close()
@@ -178,7 +188,8 @@ class SingleInstance(QObject):
             return
         command = message.get("cmd")
         if command == "show":
-            self._reply(sock, {"ok": True})
+            host = self._host()
+            self._reply(sock, {"ok": True, **({"host": host} if host else {})})
             self.showRequested.emit()
         elif command == "fire":
             self._fire(sock, message)

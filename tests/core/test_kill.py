@@ -124,7 +124,7 @@ def test_presses_during_a_kill_join_it_and_never_send_a_second_cancel_all(sim: S
     for switch in switch_for(sim):
         one = OneKill(switch)
 
-        def press() -> None:
+        def press(one: OneKill = one) -> None:
             reports.append(one.fire("test"))
 
         threads = [threading.Thread(target=press) for _ in range(10)]

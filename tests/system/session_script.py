@@ -84,7 +84,7 @@ def main() -> int:
     reporter = CrashReporter(redactor, log_path, dialog_parent=window)
     reporter.install()
     connect_fire_sources(session, None)
-    result: dict[str, Any] = {"kills": [], "key_store": type(window.key_store).__name__}
+    result: dict[str, Any] = {"kills": []}
     reports: list[CancelReport] = []
     window.killFinished.connect(reports.append)
 
@@ -114,7 +114,9 @@ def main() -> int:
 
     try:
         window.show()
-        window.start()  # no key yet: the window says so and opens Settings
+        window.start()  # reads the keyring off the UI thread; no key yet: it says so, opens Settings
+        wait_for(app, "the keyring's answer", lambda: window.settings_dialog is not None)
+        result["key_store"] = type(window.key_store).__name__
         result["first_notice"] = window.notice()
         dialog = settings_with_key(key)
         dialog.test_button.click()

@@ -51,5 +51,5 @@ def lanes_factory(qapp: Any, simulator: Simulator) -> Iterator[LanesFactory]:
     yield make
     for lanes in made:
         lanes.stop()
-        assert not lanes.poll_thread.isRunning()
-        assert not lanes.kill_thread.isRunning()
+        assert not lanes.poll_lane.alive
+        assert not lanes.kill_lane.alive

@@ -131,6 +131,7 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
         sim.quirks = Quirks()
         out, err = second.communicate(timeout=WAIT_S)
         assert "No Kill Switch window answered; running the kill from here." in err
+        assert f"the kill on {sim.url} started at" in err  # it names the kill the crash cut off
         assert second.returncode == 0, out + err
         assert sim.working_orders() == []
 
@@ -142,22 +143,24 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
         assert headless.trigger == "command line"
         assert finished.state is KillState.FINISHED and finished.verdict == "flat"
         assert finished.trigger == "command line" and finished.cancelled == 8
-        assert interrupted.state is KillState.RUNNING  # begun, never finished
+        # Begun, never finished: the next run (`trigger`'s own kill) marked it interrupted.
+        assert interrupted.state is KillState.INTERRUPTED
         details = after_crash.details(interrupted.kill_id)
         assert details is not None
         assert [x.endpoint for x in details.exchanges][:2] == ["cancelallorder", "orderbook"]
 
     polled.clear()
     with app(env, sim.url) as again:
-        wait_until("the interrupted kill in the log", check=lambda: "was interrupted" in _text(log_path))
+        wait_until("the interrupted kill in the log", check=lambda: "interrupted before" in _text(log_path))
         wait_until("the restarted app's first poll", polled)  # running: its signal handlers are set
         again.send_signal(signal.SIGTERM)  # closes the window as a logout would
         out, err = again.communicate(timeout=WAIT_S)
         assert again.returncode == 0, err
     started = time.strftime("%H:%M:%S", time.localtime(interrupted.started_at))
+    # The window names it too (the command line's note may have gone to a script's log).
     assert (
-        f"A kill started at {started} was interrupted (the app closed or crashed) — "
-        "check the order book in OpenAlgo." in _text(log_path)
+        f"The kill on {sim.url} started at {started} was interrupted before its verdict"
+        in _text(log_path)
     )
     with KillRecord(record_path) as reopened:
         assert reopened.integrity_check() == "ok"

@@ -64,7 +64,7 @@ def test_a_kill_whose_request_cannot_get_out_still_shows_that_it_started(
         qtbot.waitUntil(lambda: bool(progress), timeout=POLL_MS)
         assert started.args == ["hotkey"]
         assert not released.is_set() and lanes.kill_in_flight  # announced while still stuck
-        assert progress[0].text == "Cancel-all sent…"
+        assert progress[0].text.startswith("Sending cancel-all to ")  # not "sent": it never went out
     finally:
         with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as finished:
             released.set()

@@ -189,8 +189,8 @@ def test_a_kill_an_earlier_run_never_finished_is_announced_at_start(
     try:
         clock = time.strftime("%H:%M:%S", time.localtime(started_at))
         sentence = (
-            f"A kill started at {clock} was interrupted (the app closed or crashed) — "
-            "check the order book in OpenAlgo."
+            f"The kill on {simulator.url} started at {clock} was interrupted before its verdict "
+            "(the app was closed, stopped or crashed) — check the order book in OpenAlgo."
         )
         assert window.interrupted == [sentence]
         assert sentence in window.results.toPlainText()

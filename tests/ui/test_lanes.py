@@ -6,20 +6,22 @@ a thread destroyed while running) shows up here.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
 import pytest
-from PySide6.QtCore import QThread, QTimer
+from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from core.client import make_http_client
 from core.report import CancelReport, KillProgress, Verdict
 from core.simulator import Quirks, Simulator
 from tests.ui.conftest import LanesFactory
-from ui.lanes import ConnectionState, ConnectionTest, Lanes
+from ui.connection_state import ConnectionState, ConnectionTest
+from ui.lanes import Lanes
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 
@@ -209,7 +211,7 @@ def test_polling_pauses_while_a_kill_runs_and_resumes_after(
     sent: list[tuple[str, str, float]] = []
 
     def record(request: httpx.Request) -> None:
-        lane = QThread.currentThread().objectName() or "other"
+        lane = threading.current_thread().name
         sent.append((lane, request.url.path.rstrip("/").rsplit("/", 1)[-1], time.perf_counter()))
 
     def recording_client() -> httpx.Client:
@@ -299,15 +301,15 @@ def test_stop_ends_both_threads_and_closes_both_clients(qtbot: QtBot, lanes_fact
     lanes.stop()  # a second stop is harmless
     lanes.fire("button")  # and so is a press after it
 
-    assert not lanes.poll_thread.isRunning()
-    assert not lanes.kill_thread.isRunning()
-    assert lanes.poll_worker.http.is_closed
-    assert lanes.kill_worker.http.is_closed
+    assert not lanes.poll_lane.alive
+    assert not lanes.kill_lane.alive
+    assert lanes.poll_lane.http.is_closed
+    assert lanes.kill_lane.http.is_closed
     assert not lanes.kill_in_flight
 
 
 def test_a_lane_never_started_closes_its_clients_on_stop(lanes_factory: Callable[..., Lanes]) -> None:
     lanes = lanes_factory(start=False)
     lanes.stop()
-    assert lanes.poll_worker.http.is_closed
-    assert lanes.kill_worker.http.is_closed
+    assert lanes.poll_lane.http.is_closed
+    assert lanes.kill_lane.http.is_closed

@@ -79,19 +79,28 @@ def test_a_second_launch_brings_the_running_window_forward(
     with qtbot.waitSignal(window_socket.showRequested, timeout=5000):
         answer = on_thread(lambda: instance.ask_window_to_show(name=socket_name))
     qtbot.waitUntil(lambda: bool(answer()), timeout=5000)
-    assert answer() == [True]
+    assert answer() == [{"ok": True}]
+
+
+def test_a_second_launch_learns_which_server_the_window_is_on(
+    qtbot: QtBot, window_socket: SingleInstance, socket_name: str
+) -> None:
+    window_socket.set_host(lambda: "http://10.0.0.5:5000")
+    answer = on_thread(lambda: instance.ask_window_to_show(name=socket_name))
+    qtbot.waitUntil(lambda: bool(answer()), timeout=5000)
+    assert answer() == [{"ok": True, "host": "http://10.0.0.5:5000"}]
 
 
 def test_with_no_window_running_nobody_is_asked(socket_name: str) -> None:
     assert instance.ask_window_to_fire(5.0, name=socket_name) is None
-    assert instance.ask_window_to_show(name=socket_name) is False
+    assert instance.ask_window_to_show(name=socket_name) is None
 
 
 def test_trigger_gets_the_verdict_of_the_kill_the_window_ran(
     qtbot: QtBot, window_socket: SingleInstance, socket_name: str, simulator: Simulator
 ) -> None:
     def window_fires(trigger: str) -> None:
-        report = run_headless_kill(simulator.url, simulator.apikey, "KillSwitch", 30.0, trigger)
+        report, _code = run_headless_kill(simulator.url, simulator.apikey, "KillSwitch", 30.0, trigger)
         window_socket.deliver_report(report)
 
     window_socket.fireRequested.connect(window_fires)

@@ -311,8 +311,8 @@ def test_closing_the_window_stops_both_lanes(qtbot: QtBot, make_window: WindowFa
     lanes = window.lanes
     assert lanes is not None
     window.close()
-    assert not lanes.poll_thread.isRunning()
-    assert not lanes.kill_thread.isRunning()
+    assert not lanes.poll_lane.alive
+    assert not lanes.kill_lane.alive
 
 
 def test_the_toggle_shows_all_of_todays_orders(

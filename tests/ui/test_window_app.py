@@ -117,8 +117,9 @@ def test_no_usable_keyring_is_said_plainly_and_the_key_is_kept_for_the_session(
     window = session.window
     qtbot.addWidget(window)
     window.show()
-    window.start()
-    assert NO_KEYRING in window.notice()
+    window.start()  # the keyring is looked at on a worker thread: the window answers meanwhile
+    qtbot.waitUntil(lambda: NO_KEYRING in window.notice())
+    qtbot.waitUntil(lambda: window.settings_dialog is not None)
     dialog = window.settings_dialog
     assert dialog is not None
     assert "this session only" in dialog.key_where.text()
@@ -138,9 +139,9 @@ def test_a_keyring_that_refuses_the_key_offers_to_keep_it_for_the_session(
     dialog = window.settings_dialog
     assert dialog is not None
     dialog.key_edit.setText(simulator.apikey)
-    dialog.accept()
+    dialog.accept()  # stored on a worker thread; the dialog stays until it is done
+    qtbot.waitUntil(lambda: "refused to store" in dialog.error.text())
     assert dialog.isVisible()
-    assert "refused to store" in dialog.error.text()
     assert dialog.session_button.isVisible()
     dialog.session_button.click()
     dialog.accept()
