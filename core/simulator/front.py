@@ -19,7 +19,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from core.simulator.api import OpenAlgoApp, Reply
+from core.simulator.api import OpenAlgoApp
+from core.simulator.replies import Reply
 
 logger = logging.getLogger(__name__)
 
