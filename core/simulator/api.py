@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ from core.simulator.replies import DROPPED, INTERNAL_ERROR, JSON_TYPE, Reply, js
 from core.simulator.stats import SimulatorStats
 from core.simulator.validation import (
     ACCOUNT_SCHEMA,
+    ANALYZER_SCHEMA,
+    ANALYZER_TOGGLE_SCHEMA,
     CANCEL_ORDER_SCHEMA,
     MODIFY_ORDER_SCHEMA,
     ORDER_STATUS_SCHEMA,
@@ -64,7 +66,7 @@ NGINX_502 = (
     "</body>\r\n</html>\r\n"
 )
 
-_ROUTE = re.compile(r"^/api/v1/([A-Za-z_]+)/?$")
+_ROUTE = re.compile(r"^/api/v1/([A-Za-z_]+(?:/[A-Za-z_]+)?)/?$")
 
 Handler = Callable[["OpenAlgoApp", dict[str, Any], Quirks], Reply]
 """An endpoint's own work, given the loaded request fields and the quirks in force."""
@@ -95,7 +97,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "positionbook": Endpoint(ACCOUNT_SCHEMA, "object", "api", positions_api.positionbook),
     "funds": Endpoint(ACCOUNT_SCHEMA, "object", "api", account_api.funds),
     "ping": Endpoint(ACCOUNT_SCHEMA, "object", "api", account_api.ping),
-    "analyzer": Endpoint(ACCOUNT_SCHEMA, "object", "api", account_api.analyzer),
+    "analyzer": Endpoint(ANALYZER_SCHEMA, "string", "api", account_api.analyzer),
+    "analyzer/toggle": Endpoint(ANALYZER_TOGGLE_SCHEMA, "string", "api", account_api.analyzer_toggle),
 }
 
 
@@ -119,17 +122,15 @@ class OpenAlgoApp:
     def __init__(
         self,
         *,
-        book: OrderBook,
+        books: Mapping[str, OrderBook],
         stats: SimulatorStats,
         apikey: str,
         mode: str,
         quirks: Quirks,
         stopping: threading.Event,
     ) -> None:
-        self.book = book
         self.stats = stats
         self.apikey = apikey
-        self.mode = mode
         self.quirks = quirks
         self.limiter = MovingWindowLimiter()
         self.on_request: Callable[[str, float], None] | None = None
@@ -138,10 +139,38 @@ class OpenAlgoApp:
         self._stopping = stopping
         self._logs_lock = threading.Lock()
         self._logs = 0
+        self._mode_lock = threading.Lock()
+        # The mode and the books change together, as one value, so a reader never sees half a switch.
+        self._state: tuple[str, Mapping[str, OrderBook]] = (mode, dict(books))
+
+    @property
+    def mode(self) -> str:
+        return self._state[0]
 
     @property
     def analyze(self) -> bool:
-        return self.mode == "analyze"
+        return self._state[0] == "analyze"
+
+    @property
+    def book(self) -> OrderBook:
+        """The book the endpoints act on: the current mode's."""
+        mode, books = self._state
+        return books[mode]
+
+    def book_of(self, mode: str) -> OrderBook:
+        """The live book (``"live"``) or the sandbox book (``"analyze"``)."""
+        return self._state[1][mode]
+
+    def set_mode(self, mode: str, *, switch_books: bool) -> None:
+        """Go to ``mode``. With ``switch_books`` the endpoints move to that mode's own book, as
+        OpenAlgo's analyzer toggle does; without it the book in front stays in front and becomes that
+        mode's book (the other book takes the other mode)."""
+        with self._mode_lock:
+            old, books = self._state
+            if switch_books or mode == old:
+                self._state = (mode, books)
+            else:
+                self._state = (mode, {mode: books[old], old: books[mode]})
 
     # ---- the request pipeline ------------------------------------------------------------------
 

@@ -86,6 +86,11 @@ class Quirks:
     ``cancelorder`` and ``closeposition`` answer 403 with OpenAlgo's sentences. No effect in analyze
     mode, as on the real server."""
 
+    semi_auto_blocks_toggle: bool = False
+    """With ``semi_auto``, ``analyzer/toggle`` answers 403 with OpenAlgo's SEBI sentence, as OpenAlgo
+    means it to. Off by default because version 2.0.2.1's check never fires and the toggle goes
+    through."""
+
     reply_delay_s: float = 0.0
     """Every reply waits this long after the request was processed (the work is already done)."""
 
@@ -127,7 +132,8 @@ class Quirks:
 
     api_rate_limit: int = 50
     """Requests per second per client IP for cancelallorder, closeposition, orderbook, positionbook,
-    funds, ping, analyzer and orderstatus, each endpoint with its own moving one-second window."""
+    funds, ping, analyzer, analyzer/toggle and orderstatus, each endpoint with its own moving
+    one-second window."""
 
     order_rate_limit: int = 10
     """Requests per second per client IP for cancelorder, placeorder and modifyorder."""

@@ -42,6 +42,14 @@ class Simulator:
     ``"live"`` (no ``mode`` key). ``orders`` working orders are in the book from the start; with
     ``demo=True`` some finished orders join them and a background thread keeps the book moving.
     ``seed`` makes the generated orders, order ids and quirk selections repeatable.
+
+    **Two books.** Like OpenAlgo, the account has a live book (the broker's) and a sandbox book
+    (analyze mode's), each with its orders and positions. The endpoints act on the current mode's
+    book. ``POST /api/v1/analyzer/toggle`` (or ``set_mode(mode, switch_books=True)``) switches the
+    mode *and* the book: orders placed from then on go to the new mode's book and the other book
+    stays as it was. Plain ``set_mode(mode)`` is the test fixture's "this account is a live one": the
+    book in front stays in front under the new mode. The methods that read or change a book take
+    ``book="live"`` or ``book="analyze"``; without it they use the current mode's book.
     """
 
     def __init__(
@@ -63,10 +71,9 @@ class Simulator:
         self._requested_port = port
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
-        self._book = OrderBook(self._rng)
         self.stats = SimulatorStats()
         self._app = OpenAlgoApp(
-            book=self._book,
+            books={name: OrderBook(self._rng) for name in MODES},
             stats=self.stats,
             apikey=apikey if apikey is not None else secrets.token_hex(32),
             mode=mode,
@@ -142,12 +149,18 @@ class Simulator:
 
     @property
     def mode(self) -> str:
+        """``"live"`` or ``"analyze"``: the mode the server is in, and so the book it acts on."""
         return self._app.mode
 
-    def set_mode(self, mode: str) -> None:
-        """Switch between ``"live"`` and ``"analyze"``, as OpenAlgo's global analyzer toggle does."""
+    def set_mode(self, mode: str, *, switch_books: bool = False) -> None:
+        """Switch between ``"live"`` and ``"analyze"``.
+
+        ``switch_books=True`` is OpenAlgo's analyzer toggle: the endpoints move to ``mode``'s own book
+        (the sandbox book for analyze, the live book for live) and the other book stays as it was.
+        Without it, the book in front stays in front and becomes ``mode``'s book: the way to make a
+        simulator that was filled in one mode answer as an account of the other."""
         _check_mode(mode)
-        self._app.mode = mode
+        self._app.set_mode(mode, switch_books=switch_books)
 
     @property
     def quirks(self) -> Quirks:
@@ -184,18 +197,26 @@ class Simulator:
 
     # ---- the order book, directly --------------------------------------------------------------
 
-    def working_orders(self) -> list[dict[str, Any]]:
+    def _book(self, book: str | None = None) -> OrderBook:
+        """The live book (``"live"``), the sandbox book (``"analyze"``) or, by default, the one the
+        endpoints act on now."""
+        if book is None:
+            return self._app.book
+        _check_mode(book)
+        return self._app.book_of(book)
+
+    def working_orders(self, book: str | None = None) -> list[dict[str, Any]]:
         """The open and trigger-pending orders, oldest first, as ``orderbook`` rows (OpenAlgo's status
         words, numbers as numbers, whatever the quirks)."""
-        return [order.row() for order in self._book.working()]
+        return [order.row() for order in self._book(book).working()]
 
-    def all_orders(self) -> list[dict[str, Any]]:
+    def all_orders(self, book: str | None = None) -> list[dict[str, Any]]:
         """Every order of the day, oldest first, as ``orderbook`` rows."""
-        return [order.row() for order in self._book.orders()]
+        return [order.row() for order in self._book(book).orders()]
 
-    def positions(self) -> list[dict[str, Any]]:
+    def positions(self, book: str | None = None) -> list[dict[str, Any]]:
         """The positions, as ``positionbook`` rows (closed ones with quantity 0)."""
-        return [position.row() for position in self._book.positions()]
+        return [position.row() for position in self._book(book).positions()]
 
     def place_order(
         self,
@@ -210,6 +231,7 @@ class Simulator:
         status: str | None = None,
         strategy: str = "manual",
         orderid: str | None = None,
+        book: str | None = None,
     ) -> str:
         """Put an order straight into the book (no HTTP, no rate limit, no quirks) and return its id.
 
@@ -241,7 +263,7 @@ class Simulator:
             quantity = realistic_quantity(self._rng, ltp)
         if quantity <= 0:
             raise ValueError("quantity must be positive")
-        order = self._book.place(
+        order = self._book(book).place(
             symbol=symbol,
             exchange=exchange,
             action=action,
@@ -256,18 +278,22 @@ class Simulator:
         )
         return order.orderid
 
-    def add_random_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+    def add_random_orders(self, n: int, strategy: str = DEMO_STRATEGY, book: str | None = None) -> list[str]:
         """Add ``n`` realistic working orders (NSE shares near their price level; LIMIT, SL and SL-M;
         CNC and MIS) and return their ids."""
-        return [self._book.place_idea(working_order_idea(self._rng), strategy).orderid for _ in range(n)]
+        target = self._book(book)
+        return [target.place_idea(working_order_idea(self._rng), strategy).orderid for _ in range(n)]
 
-    def add_finished_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+    def add_finished_orders(
+        self, n: int, strategy: str = DEMO_STRATEGY, book: str | None = None
+    ) -> list[str]:
         """Add ``n`` orders that are already over (complete, cancelled, rejected); fills move positions."""
-        return [self._book.place_idea(finished_order_idea(self._rng), strategy).orderid for _ in range(n)]
+        target = self._book(book)
+        return [target.place_idea(finished_order_idea(self._rng), strategy).orderid for _ in range(n)]
 
-    def fill_order(self, orderid: str, price: float | None = None) -> None:
+    def fill_order(self, orderid: str, price: float | None = None, book: str | None = None) -> None:
         """Fill a working order completely (at its own price unless ``price`` is given)."""
-        self._book.fill(orderid, price)
+        self._book(book).fill(orderid, price)
 
     # ---- demo ----------------------------------------------------------------------------------
 
@@ -277,7 +303,7 @@ class Simulator:
 
     def demo_step(self) -> None:
         """One beat of the demo: a new working order arrives and, now and then, one fills."""
-        working = self._book.working()
+        working = self._book().working()
         if len(working) < DEMO_MAX_WORKING:
             self.add_random_orders(1)
         if working and (len(working) >= DEMO_MAX_WORKING or self._rng.random() < 0.3):
