@@ -33,6 +33,7 @@ from core.simulator.validation import (
     MODIFY_ORDER_SCHEMA,
     ORDER_STATUS_SCHEMA,
     PLACE_ORDER_SCHEMA,
+    SMART_ORDER_SCHEMA,
     STRATEGY_SCHEMA,
     Schema,
     load,
@@ -55,8 +56,14 @@ SEMI_AUTO_REFUSALS = {
 }
 """OpenAlgo's exact 403 sentences for a live account in Semi-Auto (Action Center) mode."""
 
+QUEUED_IN_SEMI_AUTO = {"placeorder": "placeorder", "placesmartorder": "smartorder"}
+"""Endpoints whose orders a Semi-Auto account queues in the Action Center, with the ``api_type``
+OpenAlgo files them under (services/order_router_service.py)."""
+
 BROKER_FAILURES = {
     "cancelallorder": "Failed to cancel all orders due to internal error",
+    "closeposition": "Failed to close positions due to internal error",
+    "placesmartorder": "Failed to place smart order due to internal error",
 }
 """What the ``broker_error`` quirk answers; other endpoints get ``"An unexpected error occurred"``."""
 
@@ -78,7 +85,7 @@ class Endpoint:
     errors: Literal["object", "string", "string_mode"]
     """How a validation error is written: a JSON object; a Python-repr string; a string that also
     carries ``"mode": "analyze"`` in analyze mode."""
-    limit: Literal["api", "order"]
+    limit: Literal["api", "order", "smart"]
     handler: Handler
     order_fields: bool = False
     """Apply OpenAlgo's post-load quantity coercion (orders only)."""
@@ -88,6 +95,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "placeorder": Endpoint(PLACE_ORDER_SCHEMA, "string", "order", orders_api.placeorder, order_fields=True),
     "modifyorder": Endpoint(
         MODIFY_ORDER_SCHEMA, "string_mode", "order", orders_api.modifyorder, order_fields=True
+    ),
+    "placesmartorder": Endpoint(
+        SMART_ORDER_SCHEMA, "string_mode", "smart", positions_api.placesmartorder, order_fields=True
     ),
     "cancelorder": Endpoint(CANCEL_ORDER_SCHEMA, "string_mode", "order", orders_api.cancelorder),
     "cancelallorder": Endpoint(STRATEGY_SCHEMA, "string_mode", "api", orders_api.cancelallorder),
@@ -140,6 +150,8 @@ class OpenAlgoApp:
         self._logs_lock = threading.Lock()
         self._logs = 0
         self._mode_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
         # The mode and the books change together, as one value, so a reader never sees half a switch.
         self._state: tuple[str, Mapping[str, OrderBook]] = (mode, dict(books))
 
@@ -225,7 +237,11 @@ class OpenAlgoApp:
         spec = ENDPOINTS.get(endpoint)
         if method != "POST" or spec is None:
             return json_reply(404, {"status": "error", "message": "Not found", "path": urlsplit(path).path})
-        limit = quirks.api_rate_limit if spec.limit == "api" else quirks.order_rate_limit
+        limit = {
+            "api": quirks.api_rate_limit,
+            "order": quirks.order_rate_limit,
+            "smart": quirks.smart_order_rate_limit,
+        }[spec.limit]
         # The window is judged on the arrival time that stats record, so that "no 429" and "never more
         # than the limit within a second of arrivals" are one and the same fact.
         if not self.limiter.allow(client_ip, endpoint, limit, now=arrived):
@@ -238,6 +254,18 @@ class OpenAlgoApp:
             return json_reply(400, {"message": NOT_UNDERSTOOD})
         if not isinstance(data, dict):
             return INTERNAL_ERROR
+        return self._process(endpoint, spec, data, quirks)
+
+    def submit(self, endpoint: str, data: dict[str, Any]) -> Reply:
+        """Hand a request to OpenAlgo's service layer directly, as its own webhooks and strategies do:
+        schema, key, Semi-Auto and the endpoint's work, but no HTTP front, rate limit or statistics."""
+        try:
+            return self._process(endpoint, ENDPOINTS[endpoint], data, self.quirks)
+        except Exception:
+            logger.exception("simulator failed on an internal %s", endpoint)
+            return INTERNAL_ERROR
+
+    def _process(self, endpoint: str, spec: Endpoint, data: dict[str, Any], quirks: Quirks) -> Reply:
         loaded, errors = (load_order if spec.order_fields else load)(spec.schema, data)
         if errors:
             return self._invalid(spec, errors)
@@ -245,10 +273,37 @@ class OpenAlgoApp:
             return json_reply(403, {"status": "error", "message": INVALID_APIKEY})
         if quirks.semi_auto and not self.analyze and endpoint in SEMI_AUTO_REFUSALS:
             return json_reply(403, {"status": "error", "message": SEMI_AUTO_REFUSALS[endpoint]})
+        if quirks.semi_auto and endpoint in QUEUED_IN_SEMI_AUTO:
+            return self._queue(QUEUED_IN_SEMI_AUTO[endpoint], loaded)
         if endpoint in quirks.broker_error:
             message = BROKER_FAILURES.get(endpoint, "An unexpected error occurred")
             return json_reply(500, {"status": "error", "message": message})
         return spec.handler(self, loaded, quirks)
+
+    def _queue(self, api_type: str, loaded: dict[str, Any]) -> Reply:
+        """Semi-Auto: file the order for approval in the Action Center instead of placing it. The
+        reply is OpenAlgo's queue_order's, whatever the mode (its ``mode`` is ``"semi_auto"``)."""
+        order_data = {key: value for key, value in loaded.items() if key != "apikey"}
+        with self._pending_lock:
+            pending_id = len(self._pending) + 1
+            self._pending.append(
+                {"pending_order_id": pending_id, "api_type": api_type, "order_data": order_data}
+            )
+        return json_reply(
+            200,
+            {
+                "status": "success",
+                "message": "Order queued for approval in Action Center",
+                "mode": "semi_auto",
+                "pending_order_id": pending_id,
+            },
+        )
+
+    @property
+    def pending_orders(self) -> list[dict[str, Any]]:
+        """The Action Center's queue: orders a Semi-Auto account filed for approval, oldest first."""
+        with self._pending_lock:
+            return [dict(item, order_data=dict(item["order_data"])) for item in self._pending]
 
     def _invalid(self, spec: Endpoint, errors: dict[str, list[str]]) -> Reply:
         if spec.errors == "object":
@@ -268,9 +323,9 @@ class OpenAlgoApp:
             body["mode"] = "analyze"
         return json_reply(status, body)
 
-    def error(self, status: int, message: str) -> Reply:
-        """An error body, marked ``"mode": "analyze"`` in analyze mode."""
-        body = {"status": "error", "message": message}
+    def error(self, status: int, message: str, **extra: Any) -> Reply:
+        """An error body (with any ``extra`` keys), marked ``"mode": "analyze"`` in analyze mode."""
+        body = {"status": "error", "message": message, **extra}
         if self.analyze:
             body["mode"] = "analyze"
         return json_reply(status, body)

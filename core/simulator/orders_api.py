@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.simulator import broker
 from core.simulator.book import Order
-from core.simulator.market import DERIVATIVE_EXCHANGES, EQUITY_EXCHANGES, knows_symbol, last_price
 from core.simulator.quirks import FailureShape, Quirks
 from core.simulator.replies import Reply
 
@@ -47,59 +47,32 @@ def present(order: Order, quirks: Quirks, row: dict[str, Any]) -> dict[str, Any]
 
 
 def placeorder(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply:
-    symbol: str = data["symbol"]
-    exchange: str = data["exchange"]
-    product: str = data["product"]
-    pricetype: str = data["pricetype"]
-    price: float = data["price"]
-    trigger: float = data["trigger_price"]
     app.log()
-    if not knows_symbol(symbol, exchange):
-        return app.error(400, f"Symbol {symbol} not found on {exchange}")
-    if exchange in EQUITY_EXCHANGES and product == "NRML":
-        return app.error(
-            400,
-            f"NRML product not allowed for {exchange} equity segment. "
-            "Use CNC for delivery or MIS for intraday.",
-        )
-    if exchange in DERIVATIVE_EXCHANGES and product == "CNC":
-        return app.error(
-            400,
-            f"CNC product not allowed for {exchange} derivatives segment. "
-            "Use NRML for carryforward or MIS for intraday.",
-        )
-    if quirks.market_closed and product == "MIS":
-        return app.error(
-            400,
-            "MIS orders cannot be placed after square-off time (15:15 IST). Trading resumes at 09:00 AM IST.",
-        )
-    if pricetype in ("LIMIT", "SL") and not price:
-        return app.error(400, f"{pricetype} orders require price")
-    if pricetype in ("SL", "SL-M") and not trigger:
-        return app.error(400, f"{pricetype} orders require trigger_price")
-    status = "open" if pricetype == "LIMIT" else "trigger pending"
-    if pricetype == "MARKET":
-        if quirks.market_closed:
-            return app.error(
-                400,
-                f"Cannot place MARKET order for {symbol} - unable to fetch current price. "
-                "Please try again later or use LIMIT order with a specific price.",
-            )
-        # A MARKET order fills at once at the last price, which the sandbox stores as its price.
-        status, price = "complete", last_price(symbol)
-    order = app.book.place(
-        symbol=symbol,
-        exchange=exchange,
+    placement = broker.place(
+        app.book,
+        quirks,
+        symbol=data["symbol"],
+        exchange=data["exchange"],
         action=data["action"].upper(),
         quantity=data["quantity"],
-        pricetype=pricetype,
-        product=product,
-        price=price,
-        trigger_price=trigger,
-        status=status,
+        pricetype=data["pricetype"],
+        product=data["product"],
+        price=data["price"],
+        trigger_price=data["trigger_price"],
         strategy=data["strategy"],
     )
-    return app.ok({"orderid": order.orderid})
+    return placed(app, placement)
+
+
+def placed(app: OpenAlgoApp, placement: broker.Placement) -> Reply:
+    """The answer to an order placement: its id, or why not (see :mod:`core.simulator.broker`)."""
+    order = placement.order
+    if order is None:
+        return app.error(400, placement.message or "Failed to place order")
+    if placement.accepted or not app.analyze:
+        return app.ok({"orderid": order.orderid})
+    # The sandbox stores the rejected order and answers an error that names it.
+    return app.error(400, placement.message or "Order rejected", orderid=order.orderid)
 
 
 def modifyorder(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply:

@@ -215,8 +215,49 @@ class Simulator:
         return [order.row() for order in self._book(book).orders()]
 
     def positions(self, book: str | None = None) -> list[dict[str, Any]]:
-        """The positions, as ``positionbook`` rows (closed ones with quantity 0)."""
+        """Every position the day has seen, in the order they opened, closed ones with quantity 0
+        (even those closed at break-even, which the sandbox's ``positionbook`` leaves out):
+        ``symbol, exchange, product, quantity`` (signed), ``average_price`` (of what is open),
+        ``ltp``, ``pnl`` (the day's total), ``unrealized_pnl``, ``today_realized_pnl``."""
         return [position.row() for position in self._book(book).positions()]
+
+    def open_positions(self, book: str | None = None) -> list[dict[str, Any]]:
+        """The positions with a quantity other than 0, as :meth:`positions` gives them."""
+        return [row for row in self.positions(book) if row["quantity"]]
+
+    def pending_orders(self) -> list[dict[str, Any]]:
+        """The Action Center's queue: orders a Semi-Auto account filed for approval instead of
+        placing, oldest first, as ``{"pending_order_id": int, "api_type": "placeorder" |
+        "smartorder", "order_data": {the request's fields but the key}}``. Nothing approves them."""
+        return self._app.pending_orders
+
+    def open_position(
+        self,
+        symbol: str,
+        quantity: int,
+        exchange: str = "NSE",
+        product: str = "MIS",
+        price: float | None = None,
+        strategy: str = "manual",
+        book: str | None = None,
+    ) -> str:
+        """Trade ``quantity`` (signed: negative sells short) of a symbol with one filled MARKET order at
+        ``price`` (default: the last price), which moves the position as any fill does; return the
+        order id. Adds to, reduces or reverses a position already there."""
+        if not quantity:
+            raise ValueError("quantity must not be 0")
+        return self.place_order(
+            symbol,
+            exchange=exchange,
+            action="BUY" if quantity > 0 else "SELL",
+            quantity=abs(quantity),
+            pricetype="MARKET",
+            product=product,
+            price=last_price(symbol) if price is None else price,
+            status="complete",
+            strategy=strategy,
+            book=book,
+        )
 
     def place_order(
         self,

@@ -187,6 +187,25 @@ PLACE_ORDER_SCHEMA: Schema = {
     "underlying_ltp": Field("float", allow_none=True),
 }
 
+SMART_ORDER_SCHEMA: Schema = {
+    "apikey": _APIKEY_STRICT,
+    "strategy": _STRATEGY,
+    "exchange": _EXCHANGE,
+    "symbol": Field("str", required=True),
+    "action": _ACTION,
+    "quantity": Field(
+        "float", required=True, check=above(0, "Quantity must be a non-negative number.", inclusive=True)
+    ),
+    "position_size": Field("float", required=True),
+    "pricetype": Field("str", default="MARKET", check=one_of(*_PRICETYPES)),
+    "product": Field("str", default="MIS", check=one_of(*_PRODUCTS)),
+    "price": Field("float", default=0.0, check=_PRICE),
+    "trigger_price": Field("float", default=0.0, check=_TRIGGER),
+    "disclosed_quantity": Field("int", default=0, check=_DISCLOSED),
+}
+"""placesmartorder (OpenAlgo's ``SmartOrderSchema``): ``quantity`` may be 0, ``position_size`` is any
+number, signed."""
+
 MODIFY_ORDER_SCHEMA: Schema = {
     "apikey": _APIKEY_STRICT,
     "strategy": _STRATEGY,
