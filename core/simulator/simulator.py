@@ -17,6 +17,7 @@ from core.simulator.market import (
     VALID_EXCHANGES,
     finished_order_idea,
     last_price,
+    position_ideas,
     realistic_quantity,
     to_tick,
     working_order_idea,
@@ -26,6 +27,8 @@ from core.simulator.stats import SimulatorStats
 
 MODES = ("live", "analyze")
 DEMO_STRATEGY = "demo"
+DEMO_POSITIONS = 4
+"""Open positions a demo starts with, so that the window has something to flatten."""
 DEMO_MAX_WORKING = 40
 """The demo stops adding orders beyond this many working ones, so that a demo left running for hours
 keeps a book a person can read."""
@@ -62,6 +65,7 @@ class Simulator:
         port: int = 0,
         demo: bool = False,
         seed: int | None = None,
+        positions: int | None = None,
     ) -> None:
         _check_mode(mode)
         self.host = host
@@ -85,6 +89,9 @@ class Simulator:
         self._demo_thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._stopped = False
+        if positions is None:
+            positions = DEMO_POSITIONS if demo else 0
+        self.add_positions(positions)
         self.add_random_orders(orders)
         if demo:
             self.add_finished_orders(max(2, orders // 3))
@@ -258,6 +265,24 @@ class Simulator:
             strategy=strategy,
             book=book,
         )
+
+    def add_positions(self, n: int, book: str | None = None) -> list[str]:
+        """Open ``n`` positions on as many symbol/exchange/product keys (NSE shares in CNC, long, and
+        MIS, long or short; NFO index futures in NRML and MIS, whole lots), each by one filled MARKET
+        order near the last price, so the book shows the fills as ``complete`` orders; return those
+        orders' ids. At most 54 at once."""
+        return [
+            self.open_position(
+                idea.symbol,
+                idea.quantity,
+                exchange=idea.exchange,
+                product=idea.product,
+                price=idea.price,
+                strategy=DEMO_STRATEGY,
+                book=book,
+            )
+            for idea in position_ideas(self._rng, n)
+        ]
 
     def place_order(
         self,
