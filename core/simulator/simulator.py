@@ -23,6 +23,7 @@ from core.simulator.market import (
     working_order_idea,
 )
 from core.simulator.quirks import Quirks
+from core.simulator.runaway import RunawayStrategy
 from core.simulator.stats import SimulatorStats
 
 MODES = ("live", "analyze")
@@ -42,9 +43,11 @@ class Simulator:
     (:meth:`place_order`, :meth:`add_random_orders`, :meth:`working_orders`) without HTTP.
 
     ``mode`` is ``"analyze"`` (OpenAlgo's sandbox: success bodies carry ``"mode": "analyze"``) or
-    ``"live"`` (no ``mode`` key). ``orders`` working orders are in the book from the start; with
-    ``demo=True`` some finished orders join them and a background thread keeps the book moving.
-    ``seed`` makes the generated orders, order ids and quirk selections repeatable.
+    ``"live"`` (no ``mode`` key). ``orders`` working orders and ``positions`` open positions (made
+    by filled orders) are in the book from the start; with ``demo=True`` some finished orders join
+    them, ``positions`` defaults to four, and a background thread keeps the book moving.
+    ``runaway_rate`` starts a strategy gone wrong with the server (:meth:`start_runaway`). ``seed``
+    makes the generated orders, positions, order ids and quirk selections repeatable.
 
     **Two books.** Like OpenAlgo, the account has a live book (the broker's) and a sandbox book
     (analyze mode's), each with its orders and positions. The endpoints act on the current mode's
@@ -66,6 +69,7 @@ class Simulator:
         demo: bool = False,
         seed: int | None = None,
         positions: int | None = None,
+        runaway_rate: float = 0.0,
     ) -> None:
         _check_mode(mode)
         self.host = host
@@ -87,6 +91,8 @@ class Simulator:
         self._server: SimulatorHTTPServer | None = None
         self._port: int | None = None
         self._demo_thread: threading.Thread | None = None
+        self._runaway: RunawayStrategy | None = None
+        self._runaway_rate = 0.0
         self._lifecycle = threading.Lock()
         self._stopped = False
         if positions is None:
@@ -95,6 +101,8 @@ class Simulator:
         self.add_random_orders(orders)
         if demo:
             self.add_finished_orders(max(2, orders // 3))
+        if runaway_rate:
+            self.start_runaway(runaway_rate)
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -114,6 +122,8 @@ class Simulator:
                     target=self._run_demo, name=f"openalgo-sim-demo:{server.port}", daemon=True
                 )
                 self._demo_thread.start()
+            if self._runaway_rate:
+                self._launch_runaway()
             return self
 
     def stop(self) -> None:
@@ -128,6 +138,7 @@ class Simulator:
             if self._demo_thread is not None:
                 self._demo_thread.join(1.0)
                 self._demo_thread = None
+            self._halt_runaway()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -201,6 +212,56 @@ class Simulator:
     def reset_rate_limits(self) -> None:
         """Forget all rate-limit windows, as if a second had passed without requests."""
         self._app.limiter.reset()
+
+    # ---- a strategy gone wrong ------------------------------------------------------------------
+
+    def start_runaway(self, rate: float) -> None:
+        """Keep placing ``rate`` new LIMIT orders a second (fractions allowed: 0.2 is one every five
+        seconds), as a strategy gone wrong would, from a background thread that ends with the
+        simulator (or :meth:`stop_runaway`). They go the way a webhook's orders go inside OpenAlgo:
+        into the current mode's book (the sandbox once the analyzer is on), queued in Semi-Auto mode,
+        refused like any order by the quirks; they are not HTTP requests, so they do not use a
+        client's rate limit nor show in :attr:`stats`. Their strategy label is ``"runaway"``. Before
+        :meth:`start` this only sets the rate; the orders start with the server. A new rate replaces
+        the old one."""
+        if not rate > 0:
+            raise ValueError(f"the runaway rate must be above 0 orders per second, not {rate}")
+        with self._lifecycle:
+            self._halt_runaway()
+            self._runaway_rate = rate
+            if self._server is not None:
+                self._launch_runaway()
+
+    def stop_runaway(self) -> None:
+        """Stop the runaway strategy (the orders it placed stay where they are)."""
+        with self._lifecycle:
+            self._runaway_rate = 0.0
+            self._halt_runaway()
+
+    @property
+    def runaway_rate(self) -> float:
+        """Orders per second the runaway strategy places (0 when there is none)."""
+        return self._runaway_rate
+
+    @property
+    def runaway_placed(self) -> int:
+        """Orders the current runaway strategy has got into a book (an order id came back)."""
+        runaway = self._runaway
+        return 0 if runaway is None else runaway.placed
+
+    def _launch_runaway(self) -> None:
+        self._runaway = RunawayStrategy(
+            lambda fields: self._app.submit("placeorder", fields),
+            self._rng,
+            self._runaway_rate,
+            lambda: self._app.apikey,
+            name=f"openalgo-sim-runaway:{self._port}",
+        )
+        self._runaway.start()
+
+    def _halt_runaway(self) -> None:
+        if self._runaway is not None:
+            self._runaway.stop()
 
     # ---- the order book, directly --------------------------------------------------------------
 
