@@ -230,6 +230,9 @@ class OpenAlgoApp:
         # A proxy in front of OpenAlgo fails before the request reaches it.
         if endpoint in quirks.drop_connection:
             return DROPPED
+        if endpoint in quirks.hang:
+            self._stopping.wait()
+            return DROPPED
         if endpoint in quirks.html_error:
             return Reply(502, NGINX_502.encode(), "text/html")
         if endpoint in quirks.empty_reply:

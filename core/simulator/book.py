@@ -373,8 +373,13 @@ class OrderBook:
                 return CancelStep(orderid, f"Cannot cancel order in {order.status} status")
             return CancelStep(orderid)
 
+    def select(self, kind: str, selector: OrderSelector) -> Set[str] | Mapping[str, int]:
+        """The order ids a quirk's selector names (see :data:`OrderSelector`), for ``in`` tests;
+        ``kind`` names the quirk, so that each resolves its count or fraction on its own."""
+        with self._lock:
+            return self._select(kind, selector)
+
     def _select(self, kind: str, selector: OrderSelector) -> Set[str] | Mapping[str, int]:
-        """The order ids a quirk's selector names (see :data:`OrderSelector`), for ``in`` tests."""
         if isinstance(selector, Set | Mapping):
             return selector
         cached = self._resolved.get(kind)

@@ -46,6 +46,13 @@ class _Handler(BaseHTTPRequestHandler):
             # The client went away, or stop() shut the socket: either way this connection is over.
             self.close_connection = True
 
+    def handle_one_request(self) -> None:
+        # Waiting for the next request is where a front closes an idle kept-alive connection: a read
+        # that times out ends this connection (BaseHTTPRequestHandler catches the TimeoutError).
+        idle = self.server.app.quirks.idle_close_s
+        self.connection.settimeout(idle if idle is not None and idle > 0 else None)
+        super().handle_one_request()
+
     def log_message(self, format: str, *args: Any) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s", self.address_string(), format % args)

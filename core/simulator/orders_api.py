@@ -148,9 +148,23 @@ def cancel_all_body(canceled: list[Any], failed: list[Any]) -> dict[str, Any]:
 
 
 def orderbook(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply:
-    rows = [present(order, quirks, order.row()) for order in reversed(app.book.orders())]
-    statistics = app.book.statistics(with_trigger_pending=app.analyze)
-    return app.ok({"data": {"orders": rows, "statistics": statistics}})
+    book = app.book
+    omitted = book.select("orderbook_omits", quirks.orderbook_omits)
+    orders = [order for order in reversed(book.orders()) if order.orderid not in omitted]
+    rows = [present(order, quirks, order.row()) for order in orders]
+    statistics = book.statistics(with_trigger_pending=app.analyze)
+    shape = quirks.orderbook_shape
+    if shape is None:
+        return app.ok({"data": {"orders": rows, "statistics": statistics}})
+    unreadable: dict[str, Any] = {
+        "no_data": {},
+        "data_null": {"data": None},
+        "data_empty_dict": {"data": {}},
+        "orders_null": {"data": {"orders": None, "statistics": statistics}},
+        "orders_other_key": {"data": {"order_list": rows, "statistics": statistics}},
+        "orders_empty": {"data": {"orders": [], "statistics": statistics}},
+    }
+    return app.ok(unreadable[shape])
 
 
 def orderstatus(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply:

@@ -46,6 +46,20 @@ FAILURE_SHAPES: tuple[FailureShape, ...] = (
     "orderId_error",
 )
 
+OrderbookShape: TypeAlias = Literal[
+    "no_data", "data_null", "data_empty_dict", "orders_null", "orders_other_key", "orders_empty"
+]
+"""A successful ``orderbook`` answer without a readable list of orders (see ``orderbook_shape``)."""
+
+ORDERBOOK_SHAPES: tuple[OrderbookShape, ...] = (
+    "no_data",
+    "data_null",
+    "data_empty_dict",
+    "orders_null",
+    "orders_other_key",
+    "orders_empty",
+)
+
 OrderSelector: TypeAlias = Set[str] | Mapping[str, int] | int | float
 """Which orders a quirk hits:
 
@@ -125,6 +139,15 @@ class Quirks:
     cancelall_per_order_s: float = 0.0
     """``cancelallorder`` spends this long on each order's broker call, one order after another."""
 
+    idle_close_s: float | None = None
+    """The server closes a kept-alive connection that has sat idle this many seconds, as gunicorn,
+    nginx and tunnels do: the socket is closed from the server's side and a client that sends its
+    next request on it finds it closed. ``None``: kept open until the client closes it."""
+
+    hang: Set[str] = frozenset()
+    """Endpoints whose requests are read and then never answered: no reply, the connection left open,
+    the request not processed, until the client gives up or the simulator stops."""
+
     drop_connection: Set[str] = frozenset()
     """Endpoints whose requests are read and then dropped: the socket closes with no reply and the
     request is not processed."""
@@ -171,6 +194,23 @@ class Quirks:
     """The exchange's freeze limit: an order for more is rejected by the broker's RMS with
     :data:`FREEZE_REJECTION`'s reason. OpenAlgo's closeposition does not split a large position into
     orders below it (openalgo issue #1241), so its closing order is rejected."""
+
+    orderbook_omits: OrderSelector = frozenset()
+    """Orders that ``orderbook`` leaves out of its rows, as a broker whose read is incomplete does;
+    its statistics still count them, and cancels still reach them."""
+
+    orderbook_shape: OrderbookShape | None = None
+    """``orderbook`` answers 200 success without a readable list of orders:
+
+    - ``no_data``: ``{"status": "success"}`` (no ``data`` at all);
+    - ``data_null``: ``"data": null``;
+    - ``data_empty_dict``: ``"data": {}``;
+    - ``orders_null``: ``"data": {"orders": null, "statistics": {...}}``;
+    - ``orders_other_key``: the rows under ``data.order_list`` instead of ``data.orders``;
+    - ``orders_empty``: ``"orders": []`` beside statistics that count the orders, as a broker
+      module that turns a failed fetch into an empty list answers.
+
+    ``None``: OpenAlgo's own shape."""
 
     market_closed: bool = False
     """The market is closed, as when the recordings were made (20:05 IST): ``placeorder`` refuses MIS

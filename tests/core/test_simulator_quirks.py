@@ -47,6 +47,10 @@ def test_every_quirk_is_off_by_default() -> None:
             quirks.closing_orders_rest,
             quirks.cnc_bought_today_unsellable,
             quirks.freeze_quantity,
+            quirks.idle_close_s,
+            quirks.hang,
+            quirks.orderbook_omits,
+            quirks.orderbook_shape,
         ]
     )
     assert (quirks.api_rate_limit, quirks.order_rate_limit, quirks.smart_order_rate_limit) == (50, 10, 10)
