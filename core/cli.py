@@ -66,10 +66,34 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="serve the built-in OpenAlgo simulator on 127.0.0.1")
     sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     sim.add_argument("--orders", type=int, default=25, help="working orders to start with (default 25)")
-    sim.add_argument("--mode", choices=("live", "analyze"), default="analyze")
+    sim.add_argument(
+        "--mode", choices=("live", "analyze"), default="analyze", help="mode to start in (default analyze)"
+    )
     sim.add_argument("--apikey", help="API key to accept (default: a fresh random key)")
     sim.add_argument("--demo", action="store_true", help="keep new orders arriving, like a live account")
     sim.add_argument("--seed", type=int, help="seed for reproducible order books")
+    sim.add_argument(
+        "--positions",
+        type=int,
+        metavar="N",
+        help="open positions to start with, long and short, made by filled orders (default 0, 4 with --demo)",
+    )
+    sim.add_argument(
+        "--runaway",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="keep placing RATE new LIMIT orders a second, like a strategy gone wrong (fractions allowed)",
+    )
+    sim.add_argument(
+        "--reply-delay-ms", type=int, default=0, metavar="N", help="hold every reply back N milliseconds"
+    )
+    sim.add_argument(
+        "--idle-close",
+        type=float,
+        metavar="S",
+        help="close a kept-alive connection after S idle seconds, as nginx or a tunnel does",
+    )
 
     for name, text in (
         ("cancel-all", "run the kill headless and print the report"),
@@ -450,27 +474,51 @@ def set_key(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def simulate(args: argparse.Namespace, out: TextIO) -> int:
-    from core.simulator import Simulator
+    from core.simulator import Quirks, Simulator
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {args.port}")
     if args.orders < 0:
         raise UsageError("--orders cannot be negative")
+    if args.positions is not None and args.positions < 0:
+        raise UsageError("--positions cannot be negative")
+    if args.runaway < 0:
+        raise UsageError("--runaway cannot be negative")
+    if args.reply_delay_ms < 0:
+        raise UsageError("--reply-delay-ms cannot be negative")
+    if args.idle_close is not None and not args.idle_close > 0:
+        raise UsageError("--idle-close must be more than 0 seconds")
+    quirks = Quirks(reply_delay_s=args.reply_delay_ms / 1000, idle_close_s=args.idle_close)
     try:
         sim = Simulator(
             apikey=args.apikey,
             mode=args.mode,
             orders=args.orders,
+            quirks=quirks,
             port=args.port,
             demo=args.demo,
             seed=args.seed,
+            positions=args.positions,
+            runaway_rate=args.runaway,
         ).start()
+    except ValueError as exc:  # more positions than the simulator's market holds
+        raise UsageError(f"--positions: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc})") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"OpenAlgo simulator ({args.mode} mode, {args.orders} working orders)", file=out)
+    positions = len(sim.open_positions())
+    print(
+        f"OpenAlgo simulator ({args.mode} mode, {args.orders} working orders, {positions} open positions)",
+        file=out,
+    )
+    if args.runaway:
+        print(f"Runaway: {args.runaway:g} new LIMIT orders a second, into the current mode's book", file=out)
+    if args.reply_delay_ms:
+        print(f"Replies: held back {args.reply_delay_ms} ms", file=out)
+    if args.idle_close is not None:
+        print(f"Idle keep-alive connections closed after {args.idle_close:g} s", file=out)
     print(f"URL:     {sim.url}", file=out)
     print(f"API key: {sim.apikey}", file=out)
     print(f"Try:     {ENV_KEY}={sim.apikey} killswitch cancel-all --host {sim.url}", file=out)

@@ -2,8 +2,8 @@
 
 The order of the checks follows the real server: an IP ban and proxy failures come first, then the
 route, the rate limit, the content type, the JSON, the schema, the API key, the Semi-Auto mode and
-finally the endpoint's own work. Bodies are written as Flask's ``jsonify`` writes them: keys sorted,
-compact, with a trailing newline.
+finally the endpoint's own work, which lives in one module per story (``orders_api``,
+``positions_api``, ``account_api``).
 """
 
 from __future__ import annotations
@@ -13,28 +13,27 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from core.simulator.book import Order, OrderBook
-from core.simulator.market import (
-    DERIVATIVE_EXCHANGES,
-    EQUITY_EXCHANGES,
-    knows_symbol,
-    last_price,
-    now_ist,
-)
-from core.simulator.quirks import FailureShape, Quirks
+from core.simulator import account_api, orders_api, positions_api
+from core.simulator.book import OrderBook
+from core.simulator.market import now_ist
+from core.simulator.quirks import Quirks
 from core.simulator.ratelimit import MovingWindowLimiter
+from core.simulator.replies import DROPPED, INTERNAL_ERROR, JSON_TYPE, Reply, json_reply
 from core.simulator.stats import SimulatorStats
 from core.simulator.validation import (
     ACCOUNT_SCHEMA,
+    ANALYZER_SCHEMA,
+    ANALYZER_TOGGLE_SCHEMA,
     CANCEL_ORDER_SCHEMA,
     MODIFY_ORDER_SCHEMA,
     ORDER_STATUS_SCHEMA,
     PLACE_ORDER_SCHEMA,
+    SMART_ORDER_SCHEMA,
     STRATEGY_SCHEMA,
     Schema,
     load,
@@ -43,12 +42,9 @@ from core.simulator.validation import (
 
 logger = logging.getLogger(__name__)
 
-JSON_TYPE = "application/json"
-
 NOT_UNDERSTOOD = "The browser (or proxy) sent a request that this server could not understand."
 INVALID_APIKEY = "Invalid openalgo apikey"
 IP_BANNED = "Access Denied: Your IP has been banned"
-NO_OPEN_ORDERS = "No open orders to cancel"
 
 SEMI_AUTO_REFUSALS = {
     "cancelallorder": "Cancel all orders operation is not allowed in Semi-Auto mode. "
@@ -60,8 +56,14 @@ SEMI_AUTO_REFUSALS = {
 }
 """OpenAlgo's exact 403 sentences for a live account in Semi-Auto (Action Center) mode."""
 
+QUEUED_IN_SEMI_AUTO = {"placeorder": "placeorder", "placesmartorder": "smartorder"}
+"""Endpoints whose orders a Semi-Auto account queues in the Action Center, with the ``api_type``
+OpenAlgo files them under (services/order_router_service.py)."""
+
 BROKER_FAILURES = {
     "cancelallorder": "Failed to cancel all orders due to internal error",
+    "closeposition": "Failed to close positions due to internal error",
+    "placesmartorder": "Failed to place smart order due to internal error",
 }
 """What the ``broker_error`` quirk answers; other endpoints get ``"An unexpected error occurred"``."""
 
@@ -71,37 +73,10 @@ NGINX_502 = (
     "</body>\r\n</html>\r\n"
 )
 
-ORDERBOOK_NUMBERS = (
-    "quantity",
-    "price",
-    "trigger_price",
-    "average_price",
-    "filled_quantity",
-    "pending_quantity",
-)
+_ROUTE = re.compile(r"^/api/v1/([A-Za-z_]+(?:/[A-Za-z_]+)?)/?$")
 
-_ROUTE = re.compile(r"^/api/v1/([A-Za-z_]+)/?$")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer to send, or ``dropped``: close the connection without a word."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = JSON_TYPE
-    dropped: bool = False
-
-
-DROPPED = Reply(0, dropped=True)
-
-
-def json_reply(status: int, payload: Any) -> Reply:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":")) + "\n"
-    return Reply(status, body.encode())
-
-
-INTERNAL_ERROR = json_reply(500, {"message": "Internal Server Error"})
+Handler = Callable[["OpenAlgoApp", dict[str, Any], Quirks], Reply]
+"""An endpoint's own work, given the loaded request fields and the quirks in force."""
 
 
 @dataclass(frozen=True)
@@ -110,23 +85,30 @@ class Endpoint:
     errors: Literal["object", "string", "string_mode"]
     """How a validation error is written: a JSON object; a Python-repr string; a string that also
     carries ``"mode": "analyze"`` in analyze mode."""
-    limit: Literal["api", "order"]
+    limit: Literal["api", "order", "smart"]
+    handler: Handler
     order_fields: bool = False
     """Apply OpenAlgo's post-load quantity coercion (orders only)."""
 
 
 ENDPOINTS: dict[str, Endpoint] = {
-    "placeorder": Endpoint(PLACE_ORDER_SCHEMA, "string", "order", order_fields=True),
-    "modifyorder": Endpoint(MODIFY_ORDER_SCHEMA, "string_mode", "order", order_fields=True),
-    "cancelorder": Endpoint(CANCEL_ORDER_SCHEMA, "string_mode", "order"),
-    "cancelallorder": Endpoint(STRATEGY_SCHEMA, "string_mode", "api"),
-    "closeposition": Endpoint(STRATEGY_SCHEMA, "string_mode", "api"),
-    "orderbook": Endpoint(ACCOUNT_SCHEMA, "object", "api"),
-    "orderstatus": Endpoint(ORDER_STATUS_SCHEMA, "object", "api"),
-    "positionbook": Endpoint(ACCOUNT_SCHEMA, "object", "api"),
-    "funds": Endpoint(ACCOUNT_SCHEMA, "object", "api"),
-    "ping": Endpoint(ACCOUNT_SCHEMA, "object", "api"),
-    "analyzer": Endpoint(ACCOUNT_SCHEMA, "object", "api"),
+    "placeorder": Endpoint(PLACE_ORDER_SCHEMA, "string", "order", orders_api.placeorder, order_fields=True),
+    "modifyorder": Endpoint(
+        MODIFY_ORDER_SCHEMA, "string_mode", "order", orders_api.modifyorder, order_fields=True
+    ),
+    "placesmartorder": Endpoint(
+        SMART_ORDER_SCHEMA, "string_mode", "smart", positions_api.placesmartorder, order_fields=True
+    ),
+    "cancelorder": Endpoint(CANCEL_ORDER_SCHEMA, "string_mode", "order", orders_api.cancelorder),
+    "cancelallorder": Endpoint(STRATEGY_SCHEMA, "string_mode", "api", orders_api.cancelallorder),
+    "closeposition": Endpoint(STRATEGY_SCHEMA, "string_mode", "api", positions_api.closeposition),
+    "orderbook": Endpoint(ACCOUNT_SCHEMA, "object", "api", orders_api.orderbook),
+    "orderstatus": Endpoint(ORDER_STATUS_SCHEMA, "object", "api", orders_api.orderstatus),
+    "positionbook": Endpoint(ACCOUNT_SCHEMA, "object", "api", positions_api.positionbook),
+    "funds": Endpoint(ACCOUNT_SCHEMA, "object", "api", account_api.funds),
+    "ping": Endpoint(ACCOUNT_SCHEMA, "object", "api", account_api.ping),
+    "analyzer": Endpoint(ANALYZER_SCHEMA, "string", "api", account_api.analyzer),
+    "analyzer/toggle": Endpoint(ANALYZER_TOGGLE_SCHEMA, "string", "api", account_api.analyzer_toggle),
 }
 
 
@@ -135,19 +117,6 @@ def endpoint_name(path: str) -> str:
     bare = urlsplit(path).path
     match = _ROUTE.match(bare)
     return match.group(1) if match else bare
-
-
-def failure_item(shape: FailureShape, orderid: str, reason: str) -> Any:
-    """One ``failed_cancellations`` item in the shape a broker uses."""
-    if shape == "bare":
-        return orderid
-    if shape == "orderid_reason":
-        return {"orderid": orderid, "reason": reason}
-    if shape == "order_id_message":
-        return {"order_id": orderid, "message": reason, "status": "error"}
-    if shape == "orderId_error":
-        return {"orderId": orderid, "error": reason}
-    return {"orderid": orderid, "message": reason}
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -163,17 +132,15 @@ class OpenAlgoApp:
     def __init__(
         self,
         *,
-        book: OrderBook,
+        books: Mapping[str, OrderBook],
         stats: SimulatorStats,
         apikey: str,
         mode: str,
         quirks: Quirks,
         stopping: threading.Event,
     ) -> None:
-        self.book = book
         self.stats = stats
         self.apikey = apikey
-        self.mode = mode
         self.quirks = quirks
         self.limiter = MovingWindowLimiter()
         self.on_request: Callable[[str, float], None] | None = None
@@ -182,23 +149,40 @@ class OpenAlgoApp:
         self._stopping = stopping
         self._logs_lock = threading.Lock()
         self._logs = 0
-        self._handlers: dict[str, Callable[[dict[str, Any], Quirks], Reply]] = {
-            "placeorder": self._placeorder,
-            "modifyorder": self._modifyorder,
-            "cancelorder": self._cancelorder,
-            "cancelallorder": self._cancelallorder,
-            "closeposition": self._closeposition,
-            "orderbook": self._orderbook,
-            "orderstatus": self._orderstatus,
-            "positionbook": self._positionbook,
-            "funds": self._funds,
-            "ping": self._ping,
-            "analyzer": self._analyzer,
-        }
+        self._mode_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        # The mode and the books change together, as one value, so a reader never sees half a switch.
+        self._state: tuple[str, Mapping[str, OrderBook]] = (mode, dict(books))
+
+    @property
+    def mode(self) -> str:
+        return self._state[0]
 
     @property
     def analyze(self) -> bool:
-        return self.mode == "analyze"
+        return self._state[0] == "analyze"
+
+    @property
+    def book(self) -> OrderBook:
+        """The book the endpoints act on: the current mode's."""
+        mode, books = self._state
+        return books[mode]
+
+    def book_of(self, mode: str) -> OrderBook:
+        """The live book (``"live"``) or the sandbox book (``"analyze"``)."""
+        return self._state[1][mode]
+
+    def set_mode(self, mode: str, *, switch_books: bool) -> None:
+        """Go to ``mode``. With ``switch_books`` the endpoints move to that mode's own book, as
+        OpenAlgo's analyzer toggle does; without it the book in front stays in front and becomes that
+        mode's book (the other book takes the other mode)."""
+        with self._mode_lock:
+            old, books = self._state
+            if switch_books or mode == old:
+                self._state = (mode, books)
+            else:
+                self._state = (mode, {mode: books[old], old: books[mode]})
 
     # ---- the request pipeline ------------------------------------------------------------------
 
@@ -246,6 +230,9 @@ class OpenAlgoApp:
         # A proxy in front of OpenAlgo fails before the request reaches it.
         if endpoint in quirks.drop_connection:
             return DROPPED
+        if endpoint in quirks.hang:
+            self._stopping.wait()
+            return DROPPED
         if endpoint in quirks.html_error:
             return Reply(502, NGINX_502.encode(), "text/html")
         if endpoint in quirks.empty_reply:
@@ -253,7 +240,11 @@ class OpenAlgoApp:
         spec = ENDPOINTS.get(endpoint)
         if method != "POST" or spec is None:
             return json_reply(404, {"status": "error", "message": "Not found", "path": urlsplit(path).path})
-        limit = quirks.api_rate_limit if spec.limit == "api" else quirks.order_rate_limit
+        limit = {
+            "api": quirks.api_rate_limit,
+            "order": quirks.order_rate_limit,
+            "smart": quirks.smart_order_rate_limit,
+        }[spec.limit]
         # The window is judged on the arrival time that stats record, so that "no 429" and "never more
         # than the limit within a second of arrivals" are one and the same fact.
         if not self.limiter.allow(client_ip, endpoint, limit, now=arrived):
@@ -266,6 +257,18 @@ class OpenAlgoApp:
             return json_reply(400, {"message": NOT_UNDERSTOOD})
         if not isinstance(data, dict):
             return INTERNAL_ERROR
+        return self._process(endpoint, spec, data, quirks)
+
+    def submit(self, endpoint: str, data: dict[str, Any]) -> Reply:
+        """Hand a request to OpenAlgo's service layer directly, as its own webhooks and strategies do:
+        schema, key, Semi-Auto and the endpoint's work, but no HTTP front, rate limit or statistics."""
+        try:
+            return self._process(endpoint, ENDPOINTS[endpoint], data, self.quirks)
+        except Exception:
+            logger.exception("simulator failed on an internal %s", endpoint)
+            return INTERNAL_ERROR
+
+    def _process(self, endpoint: str, spec: Endpoint, data: dict[str, Any], quirks: Quirks) -> Reply:
         loaded, errors = (load_order if spec.order_fields else load)(spec.schema, data)
         if errors:
             return self._invalid(spec, errors)
@@ -273,10 +276,37 @@ class OpenAlgoApp:
             return json_reply(403, {"status": "error", "message": INVALID_APIKEY})
         if quirks.semi_auto and not self.analyze and endpoint in SEMI_AUTO_REFUSALS:
             return json_reply(403, {"status": "error", "message": SEMI_AUTO_REFUSALS[endpoint]})
+        if quirks.semi_auto and endpoint in QUEUED_IN_SEMI_AUTO:
+            return self._queue(QUEUED_IN_SEMI_AUTO[endpoint], loaded)
         if endpoint in quirks.broker_error:
             message = BROKER_FAILURES.get(endpoint, "An unexpected error occurred")
             return json_reply(500, {"status": "error", "message": message})
-        return self._handlers[endpoint](loaded, quirks)
+        return spec.handler(self, loaded, quirks)
+
+    def _queue(self, api_type: str, loaded: dict[str, Any]) -> Reply:
+        """Semi-Auto: file the order for approval in the Action Center instead of placing it. The
+        reply is OpenAlgo's queue_order's, whatever the mode (its ``mode`` is ``"semi_auto"``)."""
+        order_data = {key: value for key, value in loaded.items() if key != "apikey"}
+        with self._pending_lock:
+            pending_id = len(self._pending) + 1
+            self._pending.append(
+                {"pending_order_id": pending_id, "api_type": api_type, "order_data": order_data}
+            )
+        return json_reply(
+            200,
+            {
+                "status": "success",
+                "message": "Order queued for approval in Action Center",
+                "mode": "semi_auto",
+                "pending_order_id": pending_id,
+            },
+        )
+
+    @property
+    def pending_orders(self) -> list[dict[str, Any]]:
+        """The Action Center's queue: orders a Semi-Auto account filed for approval, oldest first."""
+        with self._pending_lock:
+            return [dict(item, order_data=dict(item["order_data"])) for item in self._pending]
 
     def _invalid(self, spec: Endpoint, errors: dict[str, list[str]]) -> Reply:
         if spec.errors == "object":
@@ -284,229 +314,37 @@ class OpenAlgoApp:
         body: dict[str, Any] = {"status": "error", "message": str(errors)}
         if spec.errors == "string_mode" and self.analyze:
             body["mode"] = "analyze"
-            self._log()
+            self.log()
         return json_reply(400, body)
 
-    def _ok(self, payload: dict[str, Any], status: int = 200) -> Reply:
+    # ---- for the endpoints ---------------------------------------------------------------------
+
+    def ok(self, payload: dict[str, Any], status: int = 200) -> Reply:
+        """A success body, marked ``"mode": "analyze"`` in analyze mode."""
         body = {"status": "success", **payload}
         if self.analyze:
             body["mode"] = "analyze"
         return json_reply(status, body)
 
-    def _error(self, status: int, message: str) -> Reply:
-        body = {"status": "error", "message": message}
+    def error(self, status: int, message: str, **extra: Any) -> Reply:
+        """An error body (with any ``extra`` keys), marked ``"mode": "analyze"`` in analyze mode."""
+        body = {"status": "error", "message": message, **extra}
         if self.analyze:
             body["mode"] = "analyze"
         return json_reply(status, body)
 
-    def _log(self) -> None:
+    def log(self) -> None:
         """The analyzer keeps a log of the order API calls it handled in analyze mode."""
         if self.analyze:
             with self._logs_lock:
                 self._logs += 1
 
-    def _present(self, order: Order, quirks: Quirks, row: dict[str, Any]) -> dict[str, Any]:
-        row["order_status"] = quirks.status_words.get(order.status, order.status)
-        if quirks.numbers_as_strings:
-            for key in ORDERBOOK_NUMBERS:
-                row[key] = str(row[key])
-        return row
-
-    # ---- the endpoints -------------------------------------------------------------------------
-
-    def _placeorder(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        symbol: str = data["symbol"]
-        exchange: str = data["exchange"]
-        product: str = data["product"]
-        pricetype: str = data["pricetype"]
-        price: float = data["price"]
-        trigger: float = data["trigger_price"]
-        self._log()
-        if not knows_symbol(symbol, exchange):
-            return self._error(400, f"Symbol {symbol} not found on {exchange}")
-        if exchange in EQUITY_EXCHANGES and product == "NRML":
-            return self._error(
-                400,
-                f"NRML product not allowed for {exchange} equity segment. "
-                "Use CNC for delivery or MIS for intraday.",
-            )
-        if exchange in DERIVATIVE_EXCHANGES and product == "CNC":
-            return self._error(
-                400,
-                f"CNC product not allowed for {exchange} derivatives segment. "
-                "Use NRML for carryforward or MIS for intraday.",
-            )
-        if quirks.market_closed and product == "MIS":
-            return self._error(
-                400,
-                "MIS orders cannot be placed after square-off time (15:15 IST). "
-                "Trading resumes at 09:00 AM IST.",
-            )
-        if pricetype in ("LIMIT", "SL") and not price:
-            return self._error(400, f"{pricetype} orders require price")
-        if pricetype in ("SL", "SL-M") and not trigger:
-            return self._error(400, f"{pricetype} orders require trigger_price")
-        status = "open" if pricetype == "LIMIT" else "trigger pending"
-        if pricetype == "MARKET":
-            if quirks.market_closed:
-                return self._error(
-                    400,
-                    f"Cannot place MARKET order for {symbol} - unable to fetch current price. "
-                    "Please try again later or use LIMIT order with a specific price.",
-                )
-            # A MARKET order fills at once at the last price, which the sandbox stores as its price.
-            status, price = "complete", last_price(symbol)
-        order = self.book.place(
-            symbol=symbol,
-            exchange=exchange,
-            action=data["action"].upper(),
-            quantity=data["quantity"],
-            pricetype=pricetype,
-            product=product,
-            price=price,
-            trigger_price=trigger,
-            status=status,
-            strategy=data["strategy"],
-        )
-        return self._ok({"orderid": order.orderid})
-
-    def _modifyorder(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        orderid: str = data["orderid"]
-        self._log()
-        order = self.book.find(orderid)
-        if order is None:
-            return self._error(404, f"Order {orderid} not found")
-        if order.status != "open":
-            return self._error(400, f"Cannot modify order in {order.status} status")
-        self.book.modify(
-            orderid, quantity=data["quantity"], price=data["price"], trigger_price=data["trigger_price"]
-        )
-        payload: dict[str, Any] = {"orderid": orderid}
-        if self.analyze:
-            payload["message"] = "Order modified successfully"
-        return self._ok(payload)
-
-    def _cancelorder(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        orderid: str = data["orderid"]
-        self.stats.record_cancelorder_call()
-        self._log()
-        step = self.book.cancel_now(orderid, quirks)
-        if step is None:
-            return self._error(404, f"Order {orderid} not found")
-        if step.failure is not None:
-            return self._error(400, step.failure)
-        payload: dict[str, Any] = {"orderid": orderid}
-        if self.analyze:
-            payload["message"] = "Order cancelled successfully"
-        return self._ok(payload)
-
-    def _cancelallorder(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        self.stats.record_cancelall_call()
-        self._log()
-        if quirks.broken_cancelall_book:
-            # The broker's order book could not be read: OpenAlgo still answers 200, having done nothing.
-            return self._ok(self._cancel_all_body([], []))
-        # Like OpenAlgo: fetch the book once, newest first, then one broker call per order.
-        targets = [
-            order.orderid
-            for order in reversed(self.book.working())
-            if order.pricetype not in quirks.cancelall_skips_pricetypes
-            and order.status not in quirks.cancelall_skips_statuses
-        ]
-        if not targets and self.analyze:
-            return self._ok({"message": NO_OPEN_ORDERS, "canceled_orders": [], "failed_cancellations": []})
-        canceled: list[Any] = []
-        failed: list[Any] = []
-        for orderid in targets:
-            step = self.book.begin_cancel(orderid, quirks)
-            if quirks.cancelall_per_order_s > 0:
-                self._stopping.wait(quirks.cancelall_per_order_s)
-            if step.failure is None:
-                step = self.book.finish_cancel(orderid)
-            if step.failure is None:
-                canceled.append(orderid)
-            else:
-                failed.append(failure_item(quirks.failure_shape, orderid, step.failure))
-        if quirks.canceled_all_marker and canceled:
-            canceled = ["all"]
-        return self._ok(self._cancel_all_body(canceled, failed))
-
-    @staticmethod
-    def _cancel_all_body(canceled: list[Any], failed: list[Any]) -> dict[str, Any]:
-        return {
-            "message": f"Canceled {len(canceled)} orders. Failed to cancel {len(failed)} orders.",
-            "canceled_orders": canceled,
-            "failed_cancellations": failed,
-        }
-
-    def _closeposition(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        self._log()
-        closed = self.book.close_all_positions(data["strategy"])
-        if not self.analyze:
-            # Live OpenAlgo says this whatever happened to each square-off order.
-            return self._ok({"message": "All Open Positions Squared Off"})
-        if closed == 0:
-            return self._ok({"message": "No open positions to close"})
-        return self._ok(
-            {"message": f"Closed {closed} positions", "closed_positions": closed, "failed_closures": 0}
-        )
-
-    def _orderbook(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        rows = [self._present(order, quirks, order.row()) for order in reversed(self.book.orders())]
-        statistics = self.book.statistics(with_trigger_pending=self.analyze)
-        return self._ok({"data": {"orders": rows, "statistics": statistics}})
-
-    def _orderstatus(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        orderid: str = data["orderid"]
-        order = self.book.find(orderid)
-        if order is None:
-            return self._error(404, f"Order {orderid} not found")
-        return self._ok({"data": self._present(order, quirks, order.status_row())})
-
-    def _positionbook(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        rows = [position.row() for position in self.book.positions()]
-        if not self.analyze:
-            return self._ok({"data": rows})
-        unrealized = round(float(sum(row["pnl"] for row in rows if row["quantity"])), 2)
-        return self._ok(
-            {
-                "data": rows,
-                "total_pnl": unrealized,
-                "total_pnl_today": unrealized,
-                "total_today_realized_pnl": 0.0,
-                "total_unrealized_pnl": unrealized,
-            }
-        )
-
-    def _funds(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        if not self.analyze:
-            cash = {"availablecash": "10000000.00", "collateral": "0.00", "m2mrealized": "0.00"}
-            return self._ok({"data": {**cash, "m2munrealized": "0.00", "utiliseddebits": "0.00"}})
-        return self._ok(
-            {
-                "data": {
-                    "availablecash": 10000000.0,
-                    "collateral": 0.0,
-                    "grossexposure": 0.0,
-                    "last_reset": self.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "m2mrealized": 0.0,
-                    "m2munrealized": 0.0,
-                    "reset_count": 0,
-                    "today_realized_pnl": 0.0,
-                    "total_realized_pnl": 0.0,
-                    "totalpnl": 0.0,
-                    "utiliseddebits": 0.0,
-                }
-            }
-        )
-
-    def _ping(self, data: dict[str, Any], quirks: Quirks) -> Reply:
-        # No mode key on ping, even in analyze mode.
-        return json_reply(200, {"status": "success", "data": {"message": "pong", "broker": self.broker}})
-
-    def _analyzer(self, data: dict[str, Any], quirks: Quirks) -> Reply:
+    @property
+    def logs(self) -> int:
+        """How many calls the analyzer has logged (``total_logs``)."""
         with self._logs_lock:
-            logs = self._logs
-        analyze = self.analyze
-        data_out = {"mode": "analyze" if analyze else "live", "analyze_mode": analyze, "total_logs": logs}
-        return json_reply(200, {"status": "success", "data": data_out})
+            return self._logs
+
+    def wait(self, seconds: float) -> None:
+        """Spend ``seconds`` as a broker call would; cut short when the simulator stops."""
+        self._stopping.wait(seconds)

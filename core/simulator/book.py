@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from core.simulator.market import OrderIdea, last_price, now_ist, to_tick
-from core.simulator.quirks import OrderSelector, Quirks
+from core.simulator.quirks import OrderSelector, PositionSelector, Quirks
 
 WORKING_STATUSES = frozenset({"open", "trigger pending"})
 """Statuses of an order that can still trade, and so must be cancelled by a kill."""
@@ -95,17 +95,36 @@ class Order:
         return row
 
 
+PositionKey = tuple[str, str, str]
+"""(symbol, exchange, product): what a position is per, as OpenAlgo and the brokers keep them."""
+
+
 @dataclass
 class Position:
+    """One symbol/exchange/product's net position today: signed quantity (negative = short), the
+    average price of what is open, and the profit already taken by reducing it."""
+
     symbol: str
     exchange: str
     product: str
     quantity: int = 0
     average_price: float = 0.0
+    realized_pnl: float = 0.0
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.symbol, self.exchange, self.product)
+
+    @property
+    def open(self) -> bool:
+        return self.quantity != 0
 
     def row(self) -> dict[str, Any]:
+        """The position with its numbers: ``pnl`` is the day's total (taken plus open), as both the
+        sandbox and Zerodha report it."""
         ltp = last_price(self.symbol)
-        pnl = round((ltp - self.average_price) * self.quantity, 2) if self.quantity else 0.0
+        unrealized = round((ltp - self.average_price) * self.quantity, 2) if self.quantity else 0.0
+        realized = round(self.realized_pnl, 2)
         return {
             "symbol": self.symbol,
             "exchange": self.exchange,
@@ -113,7 +132,9 @@ class Position:
             "quantity": self.quantity,
             "average_price": round(self.average_price, 2),
             "ltp": ltp,
-            "pnl": pnl,
+            "pnl": round(realized + unrealized, 2),
+            "unrealized_pnl": unrealized,
+            "today_realized_pnl": realized,
         }
 
 
@@ -132,9 +153,16 @@ class OrderBook:
         self._lock = threading.RLock()
         self._rng = rng
         self._orders: dict[str, Order] = {}
-        self._positions: dict[tuple[str, str, str], Position] = {}
+        self._positions: dict[PositionKey, Position] = {}
         self._cancel_attempts: dict[str, int] = {}
         self._resolved: dict[str, tuple[OrderSelector, frozenset[str]]] = {}
+        self._resolved_positions: dict[str, tuple[PositionSelector, frozenset[PositionKey]]] = {}
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold it to look at the book and change it as one step (a smart order reads the position
+        and places against it). Only for short bookkeeping: never while waiting."""
+        return self._lock
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -154,8 +182,15 @@ class OrderBook:
             return None if order is None else replace(order)
 
     def positions(self) -> list[Position]:
+        """Copies of every position the day has seen, open and closed, in the order they opened."""
         with self._lock:
             return [replace(position) for position in self._positions.values()]
+
+    def net_quantity(self, key: PositionKey) -> int:
+        """The signed net quantity of one symbol/exchange/product (0 if it never traded)."""
+        with self._lock:
+            position = self._positions.get(key)
+            return 0 if position is None else position.quantity
 
     def statistics(self, *, with_trigger_pending: bool) -> dict[str, int]:
         """The ``statistics`` block of ``orderbook``; the sandbox adds trigger-pending orders."""
@@ -188,9 +223,10 @@ class OrderBook:
         status: str,
         strategy: str,
         orderid: str | None = None,
+        rejection_reason: str | None = None,
     ) -> Order:
         """Put an order in the book. A ``complete`` order fills at once (and moves a position); a
-        ``rejected`` one gets a broker's reason."""
+        ``rejected`` one gets ``rejection_reason`` or a broker's reason picked at random."""
         with self._lock:
             if orderid is None:
                 orderid = self._new_orderid()
@@ -217,7 +253,7 @@ class OrderBook:
             elif status == "rejected":
                 order.status = "rejected"
                 order.pending_quantity = 0
-                order.rejection_reason = self._rng.choice(REJECTION_REASONS)
+                order.rejection_reason = rejection_reason or self._rng.choice(REJECTION_REASONS)
             else:
                 order.status = status
             return replace(order)
@@ -283,30 +319,17 @@ class OrderBook:
             position.average_price = (
                 position.average_price * abs(old) + order.average_price * abs(signed)
             ) / abs(new)
-        elif (old > 0) != (new > 0) and new != 0:
-            # Reversed through zero: the remainder was bought (or sold) at this fill.
-            position.average_price = order.average_price
+        else:
+            # Reducing: the part closed takes its profit against the average it was opened at.
+            closed = min(abs(old), abs(signed))
+            direction = 1 if old > 0 else -1
+            position.realized_pnl += (order.average_price - position.average_price) * closed * direction
+            if new == 0:
+                position.average_price = 0.0
+            elif (old > 0) != (new > 0):
+                # Reversed through zero: the remainder was bought (or sold) at this fill.
+                position.average_price = order.average_price
         position.quantity = new
-
-    def close_all_positions(self, strategy: str) -> int:
-        """Square off every open position with a MARKET order that fills at the last price; closed
-        positions stay in the book with quantity 0, as OpenAlgo shows them."""
-        with self._lock:
-            open_positions = [p for p in self._positions.values() if p.quantity != 0]
-            for position in open_positions:
-                self.place(
-                    symbol=position.symbol,
-                    exchange=position.exchange,
-                    action="SELL" if position.quantity > 0 else "BUY",
-                    quantity=abs(position.quantity),
-                    pricetype="MARKET",
-                    product=position.product,
-                    price=last_price(position.symbol),
-                    trigger_price=0.0,
-                    status="complete",
-                    strategy=strategy,
-                )
-            return len(open_positions)
 
     # ---- cancelling ----------------------------------------------------------------------------
 
@@ -350,8 +373,13 @@ class OrderBook:
                 return CancelStep(orderid, f"Cannot cancel order in {order.status} status")
             return CancelStep(orderid)
 
+    def select(self, kind: str, selector: OrderSelector) -> Set[str] | Mapping[str, int]:
+        """The order ids a quirk's selector names (see :data:`OrderSelector`), for ``in`` tests;
+        ``kind`` names the quirk, so that each resolves its count or fraction on its own."""
+        with self._lock:
+            return self._select(kind, selector)
+
     def _select(self, kind: str, selector: OrderSelector) -> Set[str] | Mapping[str, int]:
-        """The order ids a quirk's selector names (see :data:`OrderSelector`), for ``in`` tests."""
         if isinstance(selector, Set | Mapping):
             return selector
         cached = self._resolved.get(kind)
@@ -365,3 +393,25 @@ class OrderBook:
             chosen = frozenset(working[: max(0, selector)])
         self._resolved[kind] = (selector, chosen)
         return chosen
+
+    def select_positions(self, kind: str, selector: PositionSelector) -> frozenset[PositionKey]:
+        """The positions a quirk's selector names (see :data:`PositionSelector`)."""
+        with self._lock:
+            if isinstance(selector, Set):
+                return frozenset(key for key in self._positions if _named(key, selector))
+            cached = self._resolved_positions.get(kind)
+            if cached is not None and type(cached[0]) is type(selector) and cached[0] == selector:
+                return cached[1]
+            open_keys = [key for key, position in self._positions.items() if position.open]
+            if isinstance(selector, float):
+                count = min(len(open_keys), round(max(0.0, selector) * len(open_keys)))
+                chosen = frozenset(self._rng.sample(open_keys, count))
+            else:
+                chosen = frozenset(open_keys[: max(0, selector)])
+            self._resolved_positions[kind] = (selector, chosen)
+            return chosen
+
+
+def _named(key: PositionKey, names: Set[str]) -> bool:
+    symbol, exchange, product = key
+    return bool({symbol, f"{exchange}:{symbol}", f"{exchange}:{symbol}:{product}"} & names)

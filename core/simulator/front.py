@@ -19,7 +19,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from core.simulator.api import OpenAlgoApp, Reply
+from core.simulator.api import OpenAlgoApp
+from core.simulator.replies import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client went away, or stop() shut the socket: either way this connection is over.
             self.close_connection = True
+
+    def handle_one_request(self) -> None:
+        # Waiting for the next request is where a front closes an idle kept-alive connection: a read
+        # that times out ends this connection (BaseHTTPRequestHandler catches the TimeoutError).
+        idle = self.server.app.quirks.idle_close_s
+        self.connection.settimeout(idle if idle is not None and idle > 0 else None)
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         if logger.isEnabledFor(logging.DEBUG):

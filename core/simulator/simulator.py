@@ -17,15 +17,19 @@ from core.simulator.market import (
     VALID_EXCHANGES,
     finished_order_idea,
     last_price,
+    position_ideas,
     realistic_quantity,
     to_tick,
     working_order_idea,
 )
 from core.simulator.quirks import Quirks
+from core.simulator.runaway import RunawayStrategy
 from core.simulator.stats import SimulatorStats
 
 MODES = ("live", "analyze")
 DEMO_STRATEGY = "demo"
+DEMO_POSITIONS = 4
+"""Open positions a demo starts with, so that the window has something to flatten."""
 DEMO_MAX_WORKING = 40
 """The demo stops adding orders beyond this many working ones, so that a demo left running for hours
 keeps a book a person can read."""
@@ -39,9 +43,19 @@ class Simulator:
     (:meth:`place_order`, :meth:`add_random_orders`, :meth:`working_orders`) without HTTP.
 
     ``mode`` is ``"analyze"`` (OpenAlgo's sandbox: success bodies carry ``"mode": "analyze"``) or
-    ``"live"`` (no ``mode`` key). ``orders`` working orders are in the book from the start; with
-    ``demo=True`` some finished orders join them and a background thread keeps the book moving.
-    ``seed`` makes the generated orders, order ids and quirk selections repeatable.
+    ``"live"`` (no ``mode`` key). ``orders`` working orders and ``positions`` open positions (made
+    by filled orders) are in the book from the start; with ``demo=True`` some finished orders join
+    them, ``positions`` defaults to four, and a background thread keeps the book moving.
+    ``runaway_rate`` starts a strategy gone wrong with the server (:meth:`start_runaway`). ``seed``
+    makes the generated orders, positions, order ids and quirk selections repeatable.
+
+    **Two books.** Like OpenAlgo, the account has a live book (the broker's) and a sandbox book
+    (analyze mode's), each with its orders and positions. The endpoints act on the current mode's
+    book. ``POST /api/v1/analyzer/toggle`` (or ``set_mode(mode, switch_books=True)``) switches the
+    mode *and* the book: orders placed from then on go to the new mode's book and the other book
+    stays as it was. Plain ``set_mode(mode)`` is the test fixture's "this account is a live one": the
+    book in front stays in front under the new mode. The methods that read or change a book take
+    ``book="live"`` or ``book="analyze"``; without it they use the current mode's book.
     """
 
     def __init__(
@@ -54,6 +68,8 @@ class Simulator:
         port: int = 0,
         demo: bool = False,
         seed: int | None = None,
+        positions: int | None = None,
+        runaway_rate: float = 0.0,
     ) -> None:
         _check_mode(mode)
         self.host = host
@@ -63,10 +79,9 @@ class Simulator:
         self._requested_port = port
         self._rng = random.Random(seed)
         self._stopping = threading.Event()
-        self._book = OrderBook(self._rng)
         self.stats = SimulatorStats()
         self._app = OpenAlgoApp(
-            book=self._book,
+            books={name: OrderBook(self._rng) for name in MODES},
             stats=self.stats,
             apikey=apikey if apikey is not None else secrets.token_hex(32),
             mode=mode,
@@ -76,11 +91,18 @@ class Simulator:
         self._server: SimulatorHTTPServer | None = None
         self._port: int | None = None
         self._demo_thread: threading.Thread | None = None
+        self._runaway: RunawayStrategy | None = None
+        self._runaway_rate = 0.0
         self._lifecycle = threading.Lock()
         self._stopped = False
+        if positions is None:
+            positions = DEMO_POSITIONS if demo else 0
+        self.add_positions(positions)
         self.add_random_orders(orders)
         if demo:
             self.add_finished_orders(max(2, orders // 3))
+        if runaway_rate:
+            self.start_runaway(runaway_rate)
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -100,6 +122,8 @@ class Simulator:
                     target=self._run_demo, name=f"openalgo-sim-demo:{server.port}", daemon=True
                 )
                 self._demo_thread.start()
+            if self._runaway_rate:
+                self._launch_runaway()
             return self
 
     def stop(self) -> None:
@@ -114,6 +138,7 @@ class Simulator:
             if self._demo_thread is not None:
                 self._demo_thread.join(1.0)
                 self._demo_thread = None
+            self._halt_runaway()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -142,12 +167,18 @@ class Simulator:
 
     @property
     def mode(self) -> str:
+        """``"live"`` or ``"analyze"``: the mode the server is in, and so the book it acts on."""
         return self._app.mode
 
-    def set_mode(self, mode: str) -> None:
-        """Switch between ``"live"`` and ``"analyze"``, as OpenAlgo's global analyzer toggle does."""
+    def set_mode(self, mode: str, *, switch_books: bool = False) -> None:
+        """Switch between ``"live"`` and ``"analyze"``.
+
+        ``switch_books=True`` is OpenAlgo's analyzer toggle: the endpoints move to ``mode``'s own book
+        (the sandbox book for analyze, the live book for live) and the other book stays as it was.
+        Without it, the book in front stays in front and becomes ``mode``'s book: the way to make a
+        simulator that was filled in one mode answer as an account of the other."""
         _check_mode(mode)
-        self._app.mode = mode
+        self._app.set_mode(mode, switch_books=switch_books)
 
     @property
     def quirks(self) -> Quirks:
@@ -182,20 +213,137 @@ class Simulator:
         """Forget all rate-limit windows, as if a second had passed without requests."""
         self._app.limiter.reset()
 
+    # ---- a strategy gone wrong ------------------------------------------------------------------
+
+    def start_runaway(self, rate: float) -> None:
+        """Keep placing ``rate`` new LIMIT orders a second (fractions allowed: 0.2 is one every five
+        seconds), as a strategy gone wrong would, from a background thread that ends with the
+        simulator (or :meth:`stop_runaway`). They go the way a webhook's orders go inside OpenAlgo:
+        into the current mode's book (the sandbox once the analyzer is on), queued in Semi-Auto mode,
+        refused like any order by the quirks; they are not HTTP requests, so they do not use a
+        client's rate limit nor show in :attr:`stats`. Their strategy label is ``"runaway"``. Before
+        :meth:`start` this only sets the rate; the orders start with the server. A new rate replaces
+        the old one."""
+        if not rate > 0:
+            raise ValueError(f"the runaway rate must be above 0 orders per second, not {rate}")
+        with self._lifecycle:
+            self._halt_runaway()
+            self._runaway_rate = rate
+            if self._server is not None:
+                self._launch_runaway()
+
+    def stop_runaway(self) -> None:
+        """Stop the runaway strategy (the orders it placed stay where they are)."""
+        with self._lifecycle:
+            self._runaway_rate = 0.0
+            self._halt_runaway()
+
+    @property
+    def runaway_rate(self) -> float:
+        """Orders per second the runaway strategy places (0 when there is none)."""
+        return self._runaway_rate
+
+    @property
+    def runaway_placed(self) -> int:
+        """Orders the current runaway strategy has got into a book (an order id came back)."""
+        runaway = self._runaway
+        return 0 if runaway is None else runaway.placed
+
+    def _launch_runaway(self) -> None:
+        self._runaway = RunawayStrategy(
+            lambda fields: self._app.submit("placeorder", fields),
+            self._rng,
+            self._runaway_rate,
+            lambda: self._app.apikey,
+            name=f"openalgo-sim-runaway:{self._port}",
+        )
+        self._runaway.start()
+
+    def _halt_runaway(self) -> None:
+        if self._runaway is not None:
+            self._runaway.stop()
+
     # ---- the order book, directly --------------------------------------------------------------
 
-    def working_orders(self) -> list[dict[str, Any]]:
+    def _book(self, book: str | None = None) -> OrderBook:
+        """The live book (``"live"``), the sandbox book (``"analyze"``) or, by default, the one the
+        endpoints act on now."""
+        if book is None:
+            return self._app.book
+        _check_mode(book)
+        return self._app.book_of(book)
+
+    def working_orders(self, book: str | None = None) -> list[dict[str, Any]]:
         """The open and trigger-pending orders, oldest first, as ``orderbook`` rows (OpenAlgo's status
         words, numbers as numbers, whatever the quirks)."""
-        return [order.row() for order in self._book.working()]
+        return [order.row() for order in self._book(book).working()]
 
-    def all_orders(self) -> list[dict[str, Any]]:
+    def all_orders(self, book: str | None = None) -> list[dict[str, Any]]:
         """Every order of the day, oldest first, as ``orderbook`` rows."""
-        return [order.row() for order in self._book.orders()]
+        return [order.row() for order in self._book(book).orders()]
 
-    def positions(self) -> list[dict[str, Any]]:
-        """The positions, as ``positionbook`` rows (closed ones with quantity 0)."""
-        return [position.row() for position in self._book.positions()]
+    def positions(self, book: str | None = None) -> list[dict[str, Any]]:
+        """Every position the day has seen, in the order they opened, closed ones with quantity 0
+        (even those closed at break-even, which the sandbox's ``positionbook`` leaves out):
+        ``symbol, exchange, product, quantity`` (signed), ``average_price`` (of what is open),
+        ``ltp``, ``pnl`` (the day's total), ``unrealized_pnl``, ``today_realized_pnl``."""
+        return [position.row() for position in self._book(book).positions()]
+
+    def open_positions(self, book: str | None = None) -> list[dict[str, Any]]:
+        """The positions with a quantity other than 0, as :meth:`positions` gives them."""
+        return [row for row in self.positions(book) if row["quantity"]]
+
+    def pending_orders(self) -> list[dict[str, Any]]:
+        """The Action Center's queue: orders a Semi-Auto account filed for approval instead of
+        placing, oldest first, as ``{"pending_order_id": int, "api_type": "placeorder" |
+        "smartorder", "order_data": {the request's fields but the key}}``. Nothing approves them."""
+        return self._app.pending_orders
+
+    def open_position(
+        self,
+        symbol: str,
+        quantity: int,
+        exchange: str = "NSE",
+        product: str = "MIS",
+        price: float | None = None,
+        strategy: str = "manual",
+        book: str | None = None,
+    ) -> str:
+        """Trade ``quantity`` (signed: negative sells short) of a symbol with one filled MARKET order at
+        ``price`` (default: the last price), which moves the position as any fill does; return the
+        order id. Adds to, reduces or reverses a position already there."""
+        if not quantity:
+            raise ValueError("quantity must not be 0")
+        return self.place_order(
+            symbol,
+            exchange=exchange,
+            action="BUY" if quantity > 0 else "SELL",
+            quantity=abs(quantity),
+            pricetype="MARKET",
+            product=product,
+            price=last_price(symbol) if price is None else price,
+            status="complete",
+            strategy=strategy,
+            book=book,
+        )
+
+    def add_positions(self, n: int, book: str | None = None) -> list[str]:
+        """Open ``n`` positions on as many symbol/exchange/product keys (NSE shares in CNC, long, and
+        MIS, long or short; NFO index futures in NRML and MIS, whole lots), each by one filled MARKET
+        order near the last price, so the book shows the fills as ``complete`` orders; return those
+        orders' ids. At most 54 at once."""
+        return [
+            self.open_position(
+                idea.symbol,
+                idea.quantity,
+                exchange=idea.exchange,
+                product=idea.product,
+                price=idea.price,
+                strategy=DEMO_STRATEGY,
+                book=book,
+            )
+            for idea in position_ideas(self._rng, n)
+        ]
 
     def place_order(
         self,
@@ -210,6 +358,7 @@ class Simulator:
         status: str | None = None,
         strategy: str = "manual",
         orderid: str | None = None,
+        book: str | None = None,
     ) -> str:
         """Put an order straight into the book (no HTTP, no rate limit, no quirks) and return its id.
 
@@ -241,7 +390,7 @@ class Simulator:
             quantity = realistic_quantity(self._rng, ltp)
         if quantity <= 0:
             raise ValueError("quantity must be positive")
-        order = self._book.place(
+        order = self._book(book).place(
             symbol=symbol,
             exchange=exchange,
             action=action,
@@ -256,18 +405,22 @@ class Simulator:
         )
         return order.orderid
 
-    def add_random_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+    def add_random_orders(self, n: int, strategy: str = DEMO_STRATEGY, book: str | None = None) -> list[str]:
         """Add ``n`` realistic working orders (NSE shares near their price level; LIMIT, SL and SL-M;
         CNC and MIS) and return their ids."""
-        return [self._book.place_idea(working_order_idea(self._rng), strategy).orderid for _ in range(n)]
+        target = self._book(book)
+        return [target.place_idea(working_order_idea(self._rng), strategy).orderid for _ in range(n)]
 
-    def add_finished_orders(self, n: int, strategy: str = DEMO_STRATEGY) -> list[str]:
+    def add_finished_orders(
+        self, n: int, strategy: str = DEMO_STRATEGY, book: str | None = None
+    ) -> list[str]:
         """Add ``n`` orders that are already over (complete, cancelled, rejected); fills move positions."""
-        return [self._book.place_idea(finished_order_idea(self._rng), strategy).orderid for _ in range(n)]
+        target = self._book(book)
+        return [target.place_idea(finished_order_idea(self._rng), strategy).orderid for _ in range(n)]
 
-    def fill_order(self, orderid: str, price: float | None = None) -> None:
+    def fill_order(self, orderid: str, price: float | None = None, book: str | None = None) -> None:
         """Fill a working order completely (at its own price unless ``price`` is given)."""
-        self._book.fill(orderid, price)
+        self._book(book).fill(orderid, price)
 
     # ---- demo ----------------------------------------------------------------------------------
 
@@ -277,7 +430,7 @@ class Simulator:
 
     def demo_step(self) -> None:
         """One beat of the demo: a new working order arrives and, now and then, one fills."""
-        working = self._book.working()
+        working = self._book().working()
         if len(working) < DEMO_MAX_WORKING:
             self.add_random_orders(1)
         if working and (len(working) >= DEMO_MAX_WORKING or self._rng.random() < 0.3):

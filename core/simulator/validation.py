@@ -40,9 +40,19 @@ def above(low: float, sentence: str, *, inclusive: bool) -> Check:
     return check
 
 
+TRUTHY = frozenset(
+    {"t", "T", "true", "True", "TRUE", "on", "On", "ON", "y", "Y", "yes", "Yes", "YES", "1", 1}
+)
+FALSY = frozenset(
+    {"f", "F", "false", "False", "FALSE", "off", "Off", "OFF", "n", "N", "no", "No", "NO", "0", 0}
+)
+"""What marshmallow's ``fields.Bool`` takes for true and false (``True``/``False`` and ``1.0``/``0.0``
+hash as ``1``/``0`` and so count too)."""
+
+
 @dataclass(frozen=True)
 class Field:
-    kind: Literal["str", "float", "int"]
+    kind: Literal["str", "float", "int", "bool"]
     required: bool = False
     default: Any = None
     check: Check | None = None
@@ -55,6 +65,15 @@ Schema = Mapping[str, Field]
 def _convert(field: Field, value: Any) -> tuple[Any, str | None]:
     if field.kind == "str":
         return (value, None) if isinstance(value, str) else (None, "Not a valid string.")
+    if field.kind == "bool":
+        try:
+            if value in TRUTHY:
+                return True, None
+            if value in FALSY:
+                return False, None
+        except TypeError:  # unhashable: a list or an object
+            pass
+        return None, "Not a valid boolean."
     invalid = "Not a valid number." if field.kind == "float" else "Not a valid integer."
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None, invalid
@@ -130,7 +149,13 @@ _TRIGGER = above(0, "Trigger price must be a non-negative number.", inclusive=Tr
 _DISCLOSED = above(0, "Disclosed quantity must be a non-negative integer.", inclusive=True)
 
 ACCOUNT_SCHEMA: Schema = {"apikey": _APIKEY_PLAIN}
-"""orderbook, positionbook, funds, ping, analyzer: the key alone, no length check."""
+"""orderbook, positionbook, funds, ping: the key alone, no length check."""
+
+ANALYZER_SCHEMA: Schema = {"apikey": _APIKEY_STRICT}
+"""analyzer (OpenAlgo's ``AnalyzerSchema``: the key, 1 to 256 characters)."""
+
+ANALYZER_TOGGLE_SCHEMA: Schema = {"apikey": _APIKEY_STRICT, "mode": Field("bool", required=True)}
+"""analyzer/toggle: ``mode`` true for analyze (the sandbox), false for live."""
 
 STRATEGY_SCHEMA: Schema = {"apikey": _APIKEY_STRICT, "strategy": _STRATEGY}
 """cancelallorder, closeposition."""
@@ -161,6 +186,25 @@ PLACE_ORDER_SCHEMA: Schema = {
     "disclosed_quantity": Field("int", default=0, check=_DISCLOSED),
     "underlying_ltp": Field("float", allow_none=True),
 }
+
+SMART_ORDER_SCHEMA: Schema = {
+    "apikey": _APIKEY_STRICT,
+    "strategy": _STRATEGY,
+    "exchange": _EXCHANGE,
+    "symbol": Field("str", required=True),
+    "action": _ACTION,
+    "quantity": Field(
+        "float", required=True, check=above(0, "Quantity must be a non-negative number.", inclusive=True)
+    ),
+    "position_size": Field("float", required=True),
+    "pricetype": Field("str", default="MARKET", check=one_of(*_PRICETYPES)),
+    "product": Field("str", default="MIS", check=one_of(*_PRODUCTS)),
+    "price": Field("float", default=0.0, check=_PRICE),
+    "trigger_price": Field("float", default=0.0, check=_TRIGGER),
+    "disclosed_quantity": Field("int", default=0, check=_DISCLOSED),
+}
+"""placesmartorder (OpenAlgo's ``SmartOrderSchema``): ``quantity`` may be 0, ``position_size`` is any
+number, signed."""
 
 MODIFY_ORDER_SCHEMA: Schema = {
     "apikey": _APIKEY_STRICT,

@@ -135,3 +135,73 @@ def test_stats_can_be_reset() -> None:
     stats.record_reply("ping", 200)
     stats.reset()
     assert (stats.requests, stats.responses, stats.arrivals) == ({}, {}, {})
+
+
+# ---- positions at start ------------------------------------------------------------------------
+
+
+def test_positions_at_start_are_open_and_made_by_complete_orders() -> None:
+    sim = Simulator(positions=6, seed=3)
+    positions = sim.open_positions()
+    assert len(positions) == 6
+    assert len({(p["symbol"], p["exchange"], p["product"]) for p in positions}) == 6
+    fills = sim.all_orders()
+    assert len(fills) == 6
+    assert {(o["order_status"], o["pricetype"]) for o in fills} == {("complete", "MARKET")}
+    assert sim.working_orders() == []
+
+
+def test_positions_at_start_are_long_and_short_across_products() -> None:
+    positions = Simulator(positions=40, seed=5).open_positions()
+    assert {p["product"] for p in positions} == {"CNC", "MIS", "NRML"}
+    assert any(p["quantity"] > 0 for p in positions)
+    assert any(p["quantity"] < 0 for p in positions)
+    assert all(p["quantity"] > 0 for p in positions if p["product"] == "CNC"), "delivery is never short"
+
+
+def test_futures_positions_are_whole_lots_of_this_months_contract() -> None:
+    positions = Simulator(positions=54, seed=8).open_positions()
+    futures = [p for p in positions if p["exchange"] == "NFO"]
+    assert {p["product"] for p in futures} == {"NRML", "MIS"}
+    for position in futures:
+        lot = 75 if position["symbol"].startswith("NIFTY") else 35
+        assert re.fullmatch(r"(NIFTY|BANKNIFTY)\d{2}[A-Z]{3}\d{2}FUT", position["symbol"])
+        assert position["quantity"] % lot == 0
+        assert position["ltp"] > 20_000
+
+
+def test_positions_are_entered_near_the_last_price() -> None:
+    for position in Simulator(positions=20, seed=2).open_positions():
+        assert 0.98 < position["average_price"] / position["ltp"] < 1.02, position
+
+
+def test_more_positions_than_the_market_holds_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most 54"):
+        Simulator(positions=55)
+
+
+def test_a_demo_starts_with_a_few_positions() -> None:
+    # Four made as positions, and perhaps more from the demo's filled orders.
+    assert 4 <= len(Simulator(demo=True, seed=1).open_positions()) <= 8
+
+
+def test_positions_at_start_go_to_the_starting_modes_book() -> None:
+    sim = Simulator(mode="live", positions=2)
+    assert (len(sim.open_positions(book="live")), sim.open_positions(book="analyze")) == (2, [])
+
+
+def test_open_position_can_reverse_a_position() -> None:
+    sim = Simulator()
+    sim.open_position("SBIN", 10, price=950.0)
+    sim.open_position("SBIN", -25, price=960.0)
+    [position] = sim.positions()
+    assert (position["quantity"], position["average_price"], position["today_realized_pnl"]) == (
+        -15,
+        960.0,
+        100.0,
+    )
+
+
+def test_open_position_refuses_a_quantity_of_0() -> None:
+    with pytest.raises(ValueError, match="0"):
+        Simulator().open_position("SBIN", 0)

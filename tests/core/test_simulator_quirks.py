@@ -42,9 +42,18 @@ def test_every_quirk_is_off_by_default() -> None:
             quirks.numbers_as_strings,
             quirks.status_words,
             quirks.market_closed,
+            quirks.semi_auto_blocks_toggle,
+            quirks.closeposition_skips,
+            quirks.closing_orders_rest,
+            quirks.cnc_bought_today_unsellable,
+            quirks.freeze_quantity,
+            quirks.idle_close_s,
+            quirks.hang,
+            quirks.orderbook_omits,
+            quirks.orderbook_shape,
         ]
     )
-    assert (quirks.api_rate_limit, quirks.order_rate_limit) == (50, 10)
+    assert (quirks.api_rate_limit, quirks.order_rate_limit, quirks.smart_order_rate_limit) == (50, 10, 10)
 
 
 # ---- how failures are reported -----------------------------------------------------------------
@@ -370,6 +379,51 @@ def test_a_closed_market_refuses_mis_and_market_orders(sim: Simulator, client: h
     assert "square-off time (15:15 IST)" in mis.json()["message"]
     assert "unable to fetch current price" in market.json()["message"]
     assert limit.status_code == 200
+
+
+# ---- the broker's RMS ---------------------------------------------------------------------------
+
+LIMIT_BUY = {
+    "strategy": "ks",
+    "symbol": "SBIN",
+    "exchange": "NSE",
+    "action": "BUY",
+    "pricetype": "LIMIT",
+    "price": 900,
+    "product": "MIS",
+}
+
+
+def test_the_sandbox_answers_an_order_above_the_freeze_limit_as_an_error_naming_it(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    sim.quirks.freeze_quantity = 100
+    response = call(client, sim, "placeorder", **LIMIT_BUY, quantity=101)
+    assert response.status_code == 400
+    [order] = sim.all_orders()
+    assert response.json() == {
+        "status": "error",
+        "orderid": order["orderid"],
+        "message": "RMS:Rule: Check freeze quantity for NSE CASH",
+        "mode": "analyze",
+    }
+    assert (order["order_status"], order["rejection_reason"]) == (
+        "rejected",
+        "RMS:Rule: Check freeze quantity for NSE CASH",
+    )
+    assert call(client, sim, "placeorder", **LIMIT_BUY, quantity=100).status_code == 200
+
+
+def test_live_accepts_an_order_above_the_freeze_limit_and_the_book_shows_it_rejected(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    sim.set_mode("live")
+    sim.quirks.freeze_quantity = 100
+    response = call(client, sim, "placeorder", **LIMIT_BUY, quantity=101)
+    [order] = call(client, sim, "orderbook").json()["data"]["orders"]
+    assert response.json() == {"status": "success", "orderid": order["orderid"]}
+    assert order["order_status"] == "rejected"
+    assert sim.working_orders() == []
 
 
 # ---- switching -------------------------------------------------------------------------------
