@@ -9,7 +9,7 @@ Fixtures:
 * `secret_service` - `session_bus` plus `gnome-keyring-daemon --unlock --components=secrets`,
   so an unlocked "login" collection is the default. Yields a `SecretService` (`.env`,
   `.lock()`, `.is_locked()`, `.stored_secret(service, username)`, `.files()`, `.daemon`).
-* `xvfb` - `Xvfb -screen 0 1280x800x24 -nolisten tcp` on a free display. Yields an `Xvfb`
+* `xvfb` - `Xvfb -screen 0 1280x800x24 -nolisten tcp -noreset` on a free display. Yields an `Xvfb`
   (`.display` such as ":7", `.env` with DISPLAY set and QT_QPA_PLATFORM=xcb, `.daemon`).
   With both, a child process gets `{**secret_service.env, "DISPLAY": xvfb.display}`.
 
@@ -317,7 +317,10 @@ def running_xvfb(size: str = "1280x800x24") -> Iterator[Xvfb]:
     xvfb = require_binary("Xvfb", "xvfb")
     # -displayfd: Xvfb picks a free display and writes its number here once it is listening.
     read_end, write_end = os.pipe()
-    argv = [xvfb, "-displayfd", str(write_end), "-screen", "0", size, "-nolisten", "tcp"]
+    # -noreset: without it, the server resets when its last client leaves -- and the readiness
+    # probe below is a client that leaves, so the test's first client could meet a server in the
+    # middle of a reset and be hung up on (the flake this replaces).
+    argv = [xvfb, "-displayfd", str(write_end), "-screen", "0", size, "-nolisten", "tcp", "-noreset"]
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
     with (
         tempfile.TemporaryDirectory(prefix="ks-x-") as tmp,
