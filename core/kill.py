@@ -153,11 +153,20 @@ class KillSwitch:
         return self._run is not None
 
     def fire(
-        self, trigger: str = "button", *, triggered_at: float | None = None, known: Iterable[Order] = ()
+        self,
+        trigger: str = "button",
+        *,
+        triggered_at: float | None = None,
+        known: Iterable[Order] = (),
+        skip_cancel_all: str | None = None,
     ) -> CancelReport:
-        """Run a kill and return its report. Never raises."""
+        """Run a kill and return its report. Never raises.
+
+        ``skip_cancel_all`` (a sentence why) makes the kill read the book and cancel what is left
+        one by one without a cancel-all: for when an earlier cancel-all may still be running on
+        the server, since two at once race inside it."""
         t0 = self._clock() if triggered_at is None else triggered_at
-        run = _KillRun(self, trigger, t0, known)
+        run = _KillRun(self, trigger, t0, known, skip_cancel_all)
         self._run = run
         try:
             return run.execute()
@@ -208,7 +217,14 @@ class KillSwitch:
 class _KillRun:
     """The state of one kill; lives only while the kill runs."""
 
-    def __init__(self, switch: KillSwitch, trigger: str, t0: float, known: Iterable[Order]) -> None:
+    def __init__(
+        self,
+        switch: KillSwitch,
+        trigger: str,
+        t0: float,
+        known: Iterable[Order],
+        skip_cancel_all: str | None = None,
+    ) -> None:
         self.switch = switch
         self.client = switch.client
         self.trigger = trigger
@@ -224,6 +240,8 @@ class _KillRun:
         self.any_success = False
         self.message = ""
         self.response_ms: float | None = None
+        self.skip_cancel_all = skip_cancel_all
+        self.cancel_all = "not_sent"  # not_sent | sent (may still run) | answered | skipped
         self.canceled_by_server: list[str] = []
         self.canceled_by_sweep: list[str] = []
         self.failures: dict[str, CancelFailure] = {}
@@ -270,15 +288,30 @@ class _KillRun:
     # -- the procedure -------------------------------------------------------------------
 
     def execute(self) -> CancelReport:
+        if self.skip_cancel_all:
+            self.cancel_all = "skipped"
+            self.message = self.skip_cancel_all
+        else:
+            self.send_cancel_all()
+        return self.verify()
+
+    def sent(self) -> None:
+        self.cancel_all = "sent"
+        self.progress("cancel_all_sent", f"Cancel-all sent — waiting for {self.client.host} to answer…")
+
+    def send_cancel_all(self) -> None:
         host = self.client.host
         self.progress("cancel_all", f"Sending cancel-all to {host}…")
-        outcome = self.client.cancel_all(
-            within=self.left(),
-            on_sent=lambda: self.progress(
-                "cancel_all_sent", f"Cancel-all sent — waiting for {host} to answer…"
-            ),
-        )
+        outcome = self.client.cancel_all(within=self.left(), on_sent=self.sent)
         self.response_ms = self.ms_since_trigger()
+        if isinstance(outcome, CancelAllResult):
+            self.cancel_all = "answered"
+        elif not outcome.delivered:
+            self.cancel_all = "not_sent"
+        elif outcome.http_status is not None and outcome.http_status != 504:
+            self.cancel_all = "answered"  # OpenAlgo said no or failed: it is not running any more
+        else:
+            self.cancel_all = "sent"  # written, never answered: it may still be running there
         if isinstance(outcome, CancelAllResult):
             self.note_mode(outcome.mode)
             self.canceled_by_server = list(outcome.canceled)
@@ -299,6 +332,8 @@ class _KillRun:
             else:
                 self.message = f"Cancel-all was not sent: {outcome.sentence}"
 
+    def verify(self) -> CancelReport:
+        host = self.client.host
         final_book: OrderBook | None = None
         verified_ms: float | None = None
         reread = False
@@ -524,6 +559,7 @@ class _KillRun:
             remaining_verified=remaining_verified,
             missing=tuple(missing),
             errors=tuple(_dedupe([*errors, *extra_errors])),
+            cancel_all=self.cancel_all,
             trigger_to_response_ms=self.response_ms,
             trigger_to_verified_ms=verified_ms,
             elapsed_ms=self.ms_since_trigger(),

@@ -44,6 +44,11 @@ from core.report import CancelReport, Verdict
 log = logging.getLogger(__name__)
 
 JOIN_GRACE_S: Final = 5.0  # beyond our own deadline, how long to wait for another process's kill
+CANCEL_ALL_MAY_RUN_S: Final = 60.0
+"""How long a cancel-all that went out and was never answered may still be running on the
+server (a real broker's cancel-all of a busy book takes tens of seconds). A kill within that
+time after one does not send another -- two at once race inside the server -- but reads the
+book and cancels what is left one by one."""
 _LOCK_POLL_S: Final = 0.05
 
 
@@ -160,7 +165,10 @@ class OneKill:
                 lock.describe(
                     kill.kill_id, self.record.path if self.record is not None else None, kill.trigger
                 )
-            report = switch.fire(kill.trigger, triggered_at=kill.triggered_at, known=known)
+            skip = self._cancel_all_may_be_running(server, kill.kill_id)
+            report = switch.fire(
+                kill.trigger, triggered_at=kill.triggered_at, known=known, skip_cancel_all=skip
+            )
             report = self._verdict(kill, report)  # from here a press starts a new kill
             kill_id = kill.kill_id
             if kill_id is not None and self.record is not None:
@@ -194,7 +202,7 @@ class OneKill:
                 server=self._switch.client.host,
                 strategy=self._switch.client.strategy,
                 started_at=time.time(),
-                message="The kill was stopped before it sent anything.",
+                message=f"Nothing was sent. {reason}",
                 errors=(reason,),
                 remaining_verified=False,
                 deadline_s=self._switch.deadline_s,
@@ -274,6 +282,32 @@ class OneKill:
             errors=(sentence,),
             remaining_verified=False,
             deadline_s=switch.deadline_s,
+        )
+
+    def _cancel_all_may_be_running(self, server: str, this_kill: int | None) -> str | None:
+        """Why this kill must not send a cancel-all (an earlier one on this server went out, was
+        never answered and may still be running there), or None."""
+        record = self.record
+        if record is None:
+            return None
+        try:
+            rows = record.recent_kills(server, 2)
+        except (sqlite3.Error, OSError):
+            log.exception("could not read the last kill on %s", server)
+            return None
+        earlier = [row for row in rows if row[0] != this_kill]
+        if not earlier:
+            return None
+        _kill_id, started_at, _state, cancel_all = earlier[0]
+        if time.time() - started_at > CANCEL_ALL_MAY_RUN_S:
+            return None
+        if cancel_all not in ("sent", None):
+            return None  # answered, never sent, or itself skipped: nothing is running there
+        when = time.strftime("%H:%M:%S", time.localtime(started_at))
+        return (
+            f"No cancel-all sent: the one the kill at {when} sent was never answered and may still be "
+            "running on the server (two at once race inside it), so this kill read the order book "
+            "and cancelled what was left one by one."
         )
 
     def _begin(self, kill: RunningKill, server: str) -> int:

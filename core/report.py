@@ -83,6 +83,7 @@ class CancelReport:
     remaining_verified: bool = True  # False: the last list we saw, not a fresh read
     missing: tuple[Order, ...] = ()  # known working, absent from the final read (it was incomplete)
     errors: tuple[str, ...] = ()  # sentences, in the order they happened
+    cancel_all: str = "not_sent"  # not_sent | sent (never answered: may still run) | answered | skipped
     trigger_to_response_ms: float | None = None
     trigger_to_verified_ms: float | None = None
     elapsed_ms: float = 0.0
@@ -141,6 +142,7 @@ class CancelReport:
             "remaining_verified": self.remaining_verified,
             "missing_orders": [order_json(o) for o in self.missing],
             "errors": list(self.errors),
+            "cancel_all": self.cancel_all,
             "elapsed_ms": round(self.elapsed_ms, 1),
             "deadline_s": self.deadline_s,
             "trigger_to_response_ms": _round(self.trigger_to_response_ms),
@@ -199,6 +201,7 @@ class CancelReport:
             remaining_verified=data.get("remaining_verified") is True,
             missing=orders("missing_orders"),
             errors=ids("errors"),
+            cancel_all=text(data.get("cancel_all")) or "not_sent",
             trigger_to_response_ms=ms("trigger_to_response_ms"),
             trigger_to_verified_ms=ms("trigger_to_verified_ms"),
             elapsed_ms=number(data.get("elapsed_ms")),

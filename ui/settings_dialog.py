@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.kill import MAX_DEADLINE_S, MIN_DEADLINE_S
 from core.replies import ApiError
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
 from core.settings import FiringPolicy, Settings
@@ -196,6 +197,17 @@ class SettingsDialog(QDialog):
         self.poll_spin.setSuffix(" s")
         self.poll_spin.setValue(settings.poll_interval_s)
 
+        self.deadline_spin = QSpinBox()
+        self.deadline_spin.setObjectName("deadlineSpin")
+        self.deadline_spin.setRange(int(MIN_DEADLINE_S), int(MAX_DEADLINE_S))
+        self.deadline_spin.setSuffix(" s")
+        self.deadline_spin.setValue(round(settings.deadline_s))
+        self.deadline_spin.setToolTip(
+            "The longest a kill may take: by then it ends with a verdict, whatever the server does. "
+            "Long enough for a busy book's cancel-all and a sweep of the survivors; short enough "
+            "that a hung server never leaves you waiting blind."
+        )
+
         self.policy_combo = QComboBox()
         self.policy_combo.setObjectName("policyCombo")
         for policy, label in POLICY_LABELS.items():
@@ -243,6 +255,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.session_button)
         form.addRow("Strategy label", self.strategy_edit)
         form.addRow("Poll every", self.poll_spin)
+        form.addRow("Kill deadline", self.deadline_spin)
         form.addRow("Firing policy", self.policy_combo)
         form.addRow("Hold for", self.hold_spin)
         form.addRow("Hotkey", self.hotkey_edit)
@@ -293,6 +306,7 @@ class SettingsDialog(QDialog):
             host=host,
             strategy=self.strategy_edit.text().strip(),
             poll_interval_s=self.poll_spin.value(),
+            deadline_s=float(self.deadline_spin.value()),
             firing_policy=self.chosen_policy(),
             hold_ms=self.hold_spin.value(),
             hotkey=self.hotkey_edit.chord() or self.settings.hotkey,

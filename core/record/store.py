@@ -50,6 +50,7 @@ _ADDED_COLUMNS: Final = (  # schema 2: who runs the kill, its whole report, who 
     ("pid", "INTEGER"),
     ("report", "TEXT"),
     ("announced", "TEXT NOT NULL DEFAULT ''"),
+    ("cancel_all", "TEXT"),
 )
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kills (
@@ -74,7 +75,8 @@ CREATE TABLE IF NOT EXISTS kills (
     finished_at REAL,
     pid INTEGER,
     report TEXT,
-    announced TEXT NOT NULL DEFAULT ''
+    announced TEXT NOT NULL DEFAULT '',
+    cancel_all TEXT
 );
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -88,6 +90,7 @@ CREATE TABLE IF NOT EXISTS exchanges (
     error TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS exchanges_by_kill ON exchanges(kill_id, id);
+CREATE INDEX IF NOT EXISTS kills_by_server ON kills(server, id);
 CREATE TABLE IF NOT EXISTS outcomes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kill_id INTEGER NOT NULL REFERENCES kills(id),
@@ -233,7 +236,7 @@ class KillRecord:
                 "UPDATE kills SET state = ?, verdict = ?, mode = ?, strategy = ?, message = ?, "
                 "errors = ?, remaining_verified = ?, trigger_to_response_ms = ?, "
                 "trigger_to_verified_ms = ?, elapsed_ms = ?, sweep_rounds = ?, joined = ?, "
-                "exit_code = ?, finished_at = ?, report = ? WHERE id = ? AND state = ?",
+                "exit_code = ?, finished_at = ?, report = ?, cancel_all = ? WHERE id = ? AND state = ?",
                 (
                     state,
                     report.verdict.value,
@@ -250,6 +253,7 @@ class KillRecord:
                     report.exit_code,
                     time.time(),
                     self._clean(document),
+                    report.cancel_all,
                     kill_id,
                     KillState.RUNNING,
                 ),
@@ -311,6 +315,23 @@ class KillRecord:
                 "UPDATE kills SET announced = announced || ? WHERE id = ? AND instr(announced, ?) = 0",
                 [(f"[{surface}]", kill_id, f"[{surface}]") for kill_id in kill_ids],
             )
+
+    def recent_kills(self, server: str, limit: int) -> list[tuple[int, float, KillState, str | None]]:
+        """The newest kills on ``server``, newest first: id, start (wall clock), state, and what
+        became of its cancel-all (``CancelReport.cancel_all``; for a kill whose process died, the
+        record's word: "answered" when an answer was kept, else None -- not known)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT k.id, k.started_at, k.state, k.cancel_all, EXISTS ("
+                "  SELECT 1 FROM exchanges e WHERE e.kill_id = k.id AND e.endpoint = 'cancelallorder'"
+                "  AND e.http_status IS NOT NULL"
+                ") FROM kills k WHERE k.server = ? ORDER BY k.id DESC LIMIT ?",
+                (self._clean(server), limit),
+            ).fetchall()
+        return [
+            (kill_id, started_at, KillState(state), cancel_all or ("answered" if answered else None))
+            for kill_id, started_at, state, cancel_all, answered in rows
+        ]
 
     def state_of(self, kill_id: int) -> KillState | None:
         with self._lock:

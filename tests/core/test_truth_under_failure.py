@@ -63,7 +63,8 @@ def wait_for_cancel_all(sim: Simulator, timeout: float = 20.0) -> None:
 @pytest.fixture
 def hung() -> Iterator[Simulator]:
     """A server that takes every request and never answers (until the test ends)."""
-    with Simulator(orders=5, seed=4, quirks=Quirks(reply_delay_s=3600.0)) as sim:
+    endpoints = frozenset({"cancelallorder", "orderbook", "cancelorder", "ping"})
+    with Simulator(orders=5, seed=4, quirks=Quirks(hang=endpoints)) as sim:
         yield sim
 
 
@@ -196,3 +197,81 @@ def test_ctrl_c_in_human_mode_prints_the_report_without_a_traceback(env: dict[st
     assert proc.returncode == 130
     assert "UNVERIFIED" in out and "Interrupted by Ctrl+C" in out
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+@pytest.mark.parametrize(
+    "shape", ["no_data", "data_null", "data_empty_dict", "orders_null", "orders_other_key"]
+)
+def test_a_book_without_its_list_of_orders_is_unverified_never_flat(shape: str, env: dict[str, str]) -> None:
+    quirks = Quirks(orderbook_shape=shape)  # type: ignore[arg-type]
+    with Simulator(orders=4, seed=6, quirks=quirks) as sim:
+        result = cli("cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey})
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "unverified"
+    assert any("no list of orders" in e for e in report["errors"])
+
+
+def test_a_book_that_omits_orders_it_showed_is_unverified_and_names_them(env: dict[str, str]) -> None:
+    # Two orders survive cancel-all (SL-M, which it skips) and their sweep cancels fail; the book
+    # read to verify leaves them out. Once that read said "flat".
+    with Simulator(orders=0, seed=6) as sim:
+        kept = [sim.place_order("SBIN", pricetype="SL-M"), sim.place_order("INFY", pricetype="SL-M")]
+        sim.add_random_orders(3)
+        sim.quirks = Quirks(
+            cancelall_skips_pricetypes=frozenset({"SL-M"}),
+            broker_error=frozenset({"cancelorder"}),
+        )
+        def hide_once_the_sweep_starts(endpoint: str, _at: float) -> None:
+            if endpoint == "cancelorder":  # the first read showed them; every later one omits them
+                sim.quirks.orderbook_omits = frozenset(kept)
+
+        sim.on_request = hide_once_the_sweep_starts
+        result = cli(
+            "cancel-all", "--host", sim.url, "--json", "--deadline", "4",
+            env={**env, "OPENALGO_API_KEY": sim.apikey},
+        )  # fmt: skip
+        assert {o["orderid"] for o in sim.working_orders()} == set(kept)  # still working, truly
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "unverified"
+    assert {o["orderid"] for o in report["missing_orders"]} == set(kept)
+    assert any("missing from the final read" in e for e in report["errors"])
+
+
+def test_counts_that_show_working_orders_the_rows_do_not_are_unverified(env: dict[str, str]) -> None:
+    with Simulator(orders=3, seed=6, quirks=Quirks(orderbook_shape="orders_empty")) as sim:
+        result = cli("cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey})
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["verdict"] == "unverified"
+
+
+def test_after_a_cancel_all_that_may_still_be_running_the_next_kill_sweeps_instead(
+    env: dict[str, str],
+) -> None:
+    # Two cancel-alls at once race inside OpenAlgo. The first kill's was never answered (Ctrl+C
+    # while it waited), so it may still be running there: the next kill must not send another.
+    with Simulator(orders=5, seed=3, quirks=Quirks(hang=frozenset({"cancelallorder"}))) as sim:
+        key = {**env, "OPENALGO_API_KEY": sim.apikey}
+        proc = start_cli("cancel-all", "--host", sim.url, "--json", env=key)
+        wait_for_cancel_all(sim)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=5)
+        sim.quirks = Quirks()  # the server is well again
+        result = cli("cancel-all", "--host", sim.url, "--json", env=key)
+        assert sim.working_orders() == []
+        assert sim.stats.requests.get("cancelallorder") == 1
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["verdict"] == "flat"
+    assert report["cancel_all"] == "skipped" and len(report["canceled_by_sweep"]) == 5
+    assert "may still be running" in report["message"]
+
+
+def test_after_an_answered_cancel_all_the_next_kill_sends_its_own(env: dict[str, str]) -> None:
+    with Simulator(orders=3, seed=3) as sim:
+        key = {**env, "OPENALGO_API_KEY": sim.apikey}
+        cli("cancel-all", "--host", sim.url, env=key)
+        sim.add_random_orders(2)
+        report = json.loads(cli("cancel-all", "--host", sim.url, "--json", env=key).stdout)
+        assert sim.stats.requests.get("cancelallorder") == 2
+    assert report["cancel_all"] == "answered" and report["verdict"] == "flat"

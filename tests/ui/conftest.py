@@ -53,3 +53,38 @@ def lanes_factory(qapp: Any, simulator: Simulator) -> Iterator[LanesFactory]:
         lanes.stop()
         assert not lanes.poll_lane.alive
         assert not lanes.kill_lane.alive
+
+
+STALL_LIMIT_MS = 100.0
+"""A responsiveness test fails when the UI thread went this long without running its event loop."""
+
+
+class StallMeter:
+    """The longest time the UI thread went without serving a 5 ms timer, while in the ``with``.
+
+    A test that spins the event loop (``qtbot.waitSignal``, ``waitUntil``) inside the block sees
+    every stall of the UI thread: a frozen thread cannot serve its timer."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.longest_ms = 0.0
+        self._last: float | None = None
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        import time
+
+        now = time.perf_counter()
+        if self._last is not None:
+            self.longest_ms = max(self.longest_ms, (now - self._last) * 1000)
+        self._last = now
+
+    def __enter__(self) -> StallMeter:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.stop()

@@ -8,24 +8,17 @@ slow so the second kill is caught half-way, after the cancel-all, during the swe
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.record import RECORD_FILE_NAME, KillRecord, KillState
 from core.simulator import Quirks, Simulator
-
-REPO = Path(__file__).resolve().parents[2]
-WAIT_S = 30.0
-FOREIGN = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
+from tests.ui.app_process import WAIT_S, app, app_env, trigger, wait_until
 
 
 @pytest.fixture
@@ -36,60 +29,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    base = {k: v for k, v in os.environ.items() if k not in FOREIGN}
-    return base | {
-        "QT_QPA_PLATFORM": "offscreen",
-        "KILLSWITCH_CONFIG_DIR": str(tmp_path / "config"),
-        "KILLSWITCH_DATA_DIR": str(tmp_path / "data"),
-        "KILLSWITCH_RUNTIME_DIR": str(runtime),
-        "HOME": str(tmp_path / "home"),
-        "OPENALGO_API_KEY": sim.apikey,
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@contextlib.contextmanager
-def app(env: dict[str, str], url: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "main.py", "--host", url],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=WAIT_S)
-
-
-def trigger(env: dict[str, str], url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "main.py", "trigger", "--host", url],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_until(
-    what: str, done: threading.Event | None = None, check: Callable[[], bool] | None = None
-) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if done is not None and done.is_set():
-            return
-        if check is not None and check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {WAIT_S:g} s")
+    return app_env(tmp_path, sim)
 
 
 def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks_it_interrupted(
@@ -158,10 +98,7 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
         assert again.returncode == 0, err
     started = time.strftime("%H:%M:%S", time.localtime(interrupted.started_at))
     # The window names it too (the command line's note may have gone to a script's log).
-    assert (
-        f"The kill on {sim.url} started at {started} was interrupted before its verdict"
-        in _text(log_path)
-    )
+    assert f"The kill on {sim.url} started at {started} was interrupted before its verdict" in _text(log_path)
     with KillRecord(record_path) as reopened:
         assert reopened.integrity_check() == "ok"
         states = {k.kill_id: k.state for k in reopened.history()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -21,7 +22,9 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from core.log_file import KeyRedactor, close_log, open_log
-from core.report import Verdict
+from core.one_kill import RunningKill
+from core.orders import Order
+from core.report import CancelReport, Verdict
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
@@ -117,3 +120,55 @@ def test_an_exception_on_another_thread_is_reported_once_in_the_same_dialog(
 def test_a_redactor_knows_every_key_the_window_was_given(simulator: Simulator, window: MainWindow) -> None:
     assert window.redactor.redact(f"x{simulator.apikey}y") == "x<APIKEY>y"
     assert isinstance(window.redactor, KeyRedactor)
+
+
+@pytest.mark.qt_no_exception_capture
+def test_a_fault_on_the_kill_lane_ends_that_kill_unverified_and_the_next_press_fires(
+    qtbot: QtBot, simulator: Simulator, window: MainWindow, reporter: CrashReporter
+) -> None:
+    lanes = window.lanes
+    assert lanes is not None
+    real_run = lanes.one.run
+    calls: list[int] = []
+
+    def run_with_a_fault(kill: RunningKill) -> CancelReport:
+        calls.append(1)
+        if len(calls) == 1:  # the first kill meets a bug before it sends anything
+            raise RuntimeError("injected fault on the kill lane")
+        return real_run(kill)
+
+    lanes.one.run = run_with_a_fault  # type: ignore[method-assign]  # the injected fault
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS) as first:
+        window.fire("button")
+    report: CancelReport = first.args[0]
+    assert report.verdict is Verdict.UNVERIFIED and "internal error" in report.message
+    qtbot.waitUntil(lambda: reporter.count == 1, timeout=5000)  # shown and logged
+    assert "injected fault on the kill lane" in reporter.log_path.read_text("utf-8")  # type: ignore[union-attr]
+    assert not lanes.kill_in_flight
+
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS) as second:
+        window.fire("hotkey")  # the lane survived: this press fires normally
+    assert second.args[0].verdict is Verdict.FLAT
+    assert simulator.working_orders() == []
+
+
+@pytest.mark.qt_no_exception_capture
+def test_a_fault_on_the_poll_lane_is_reported_and_polling_goes_on(
+    qtbot: QtBot, simulator: Simulator, window: MainWindow, reporter: CrashReporter
+) -> None:
+    lanes = window.lanes
+    assert lanes is not None
+    tracker = lanes.poll_lane._tracker  # the injected fault: the next row it parses raises
+    real_parse = tracker.parse_row
+    faults: list[int] = []
+
+    def parse_with_a_fault(row: Any) -> Order:
+        if not faults:
+            faults.append(1)
+            raise RuntimeError("injected fault on the poll lane")
+        return real_parse(row)
+
+    tracker.parse_row = parse_with_a_fault  # type: ignore[method-assign]
+    qtbot.waitUntil(lambda: reporter.count == 1, timeout=5000)
+    simulator.add_random_orders(2)
+    qtbot.waitUntil(lambda: window.model.working_count() == WORKING_ORDERS + 2, timeout=5000)
