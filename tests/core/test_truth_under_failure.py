@@ -222,6 +222,7 @@ def test_a_book_that_omits_orders_it_showed_is_unverified_and_names_them(env: di
             cancelall_skips_pricetypes=frozenset({"SL-M"}),
             broker_error=frozenset({"cancelorder"}),
         )
+
         def hide_once_the_sweep_starts(endpoint: str, _at: float) -> None:
             if endpoint == "cancelorder":  # the first read showed them; every later one omits them
                 sim.quirks.orderbook_omits = frozenset(kept)
