@@ -251,7 +251,10 @@ class _KillRun:
         self.last_book: OrderBook | None = None
         self.rounds = 0
         # Every order the kill knows was working: each must be in the final read, finished.
-        self.known: dict[str, Order] = {o.orderid: o for o in known if o.orderid and o.working}
+        # Indexed once the cancel-all is on its way (take_known): a 10,000-order book takes
+        # milliseconds to index, and nothing needs it before the cancel-all's answer.
+        self.known: dict[str, Order] = {}
+        self._known_source: Iterable[Order] | None = known
         self.lock = threading.Lock()
 
     # -- time ----------------------------------------------------------------------------
@@ -275,6 +278,13 @@ class _KillRun:
         self.any_success = True
         self.mode = mode
 
+    def take_known(self) -> None:
+        """Index the orders the caller knew were working (once; from any thread)."""
+        with self.lock:
+            source, self._known_source = self._known_source, None
+            if source is not None:
+                self.known = {o.orderid: o for o in source if o.orderid and o.working}
+
     def learn(self, orderids: Iterable[str]) -> None:
         """Orders named by the server (cancel-all's lists) join the orders to account for."""
         with self.lock:
@@ -291,6 +301,7 @@ class _KillRun:
         if self.skip_cancel_all:
             self.cancel_all = "skipped"
             self.message = self.skip_cancel_all
+            self.take_known()
         else:
             self.send_cancel_all()
         return self.verify()
@@ -304,6 +315,7 @@ class _KillRun:
         self.progress("cancel_all", f"Sending cancel-all to {host}…")
         outcome = self.client.cancel_all(within=self.left(), on_sent=self.sent)
         self.response_ms = self.ms_since_trigger()
+        self.take_known()
         if isinstance(outcome, CancelAllResult):
             self.cancel_all = "answered"
         elif not outcome.delivered:
@@ -516,6 +528,7 @@ class _KillRun:
     def report_so_far(self, reason: str, *, interrupted: bool) -> CancelReport:
         """The report as it stands (from any thread): nothing is proven, so ``unverified``
         unless the server refused."""
+        self.take_known()
         verdict = Verdict.REFUSED if self.refusal is not None else Verdict.UNVERIFIED
         return self.build(verdict, self.last_seen_working(), False, [], [reason], None, interrupted)
 
