@@ -171,6 +171,7 @@ class OpenAlgoClient:
         self.strategy = strategy or DEFAULT_STRATEGY
         self.observer = observer
         self.timeouts = timeouts
+        self._cancel_all_ready: httpx.Request | None = None
 
     def __repr__(self) -> str:
         return f"OpenAlgoClient(host={self.host!r})"
@@ -181,15 +182,31 @@ class OpenAlgoClient:
         self, *, within: float | None = None, on_sent: OnSent | None = None
     ) -> CancelAllResult | ApiError:
         """``cancelallorder``. ``on_sent`` is called (on this thread) once the whole request has
-        been written to the connection: from then on it may be carried out whatever happens."""
+        been written to the connection: from then on it may be carried out whatever happens.
+        Sends the request :meth:`prepare_cancel_all` built, if there is one."""
+        ready, self._cancel_all_ready = self._cancel_all_ready, None
         body = self._call(
             "cancelallorder",
             {"strategy": self.strategy},
             read_timeout=self.timeouts.cancel_all_read,
             within=within,
             on_sent=on_sent,
+            ready=ready,
         )
         return body if isinstance(body, ApiError) else read_cancel_all(body, self._apikey)
+
+    def prepare_cancel_all(self) -> None:
+        """Build the next ``cancelallorder`` request now, off the panic path (the kill lane does
+        it at start and after each kill). Building one (URL, headers, JSON body) costs 0.04 ms on
+        a busy CPU but ~0.3 ms on one just woken from idle, as a CPU is when a trader presses.
+        Each built request is sent once; only the thread that fires calls this."""
+        if self._valid_host:
+            with contextlib.suppress(httpx.HTTPError, ValueError, RuntimeError):
+                self._cancel_all_ready = self._http.build_request(
+                    "POST",
+                    f"{self.host}/api/v1/cancelallorder",
+                    json={"apikey": self._apikey, "strategy": self.strategy},
+                )
 
     def cancel_order(self, orderid: str, *, within: float | None = None) -> CancelResult | ApiError:
         body = self._call("cancelorder", {"strategy": self.strategy, "orderid": orderid}, within=within)
@@ -250,6 +267,7 @@ class OpenAlgoClient:
         read_timeout: float | None = None,
         within: float | None = None,
         on_sent: OnSent | None = None,
+        ready: httpx.Request | None = None,
     ) -> dict[str, Any] | ApiError:
         if not self._valid_host:
             return ApiError(
@@ -269,13 +287,17 @@ class OpenAlgoClient:
                 delivered=False,
             )
         ends = None if within is None else started + within
-        payload = {"apikey": self._apikey, **fields}
         status: int | None = None
         raw = b""
         try:
-            request = self._http.build_request(
-                "POST", f"{self.host}/api/v1/{endpoint}", json=payload, timeout=timeout
-            )
+            if ready is not None:  # built ahead with this payload (prepare_cancel_all)
+                request = ready
+                request.extensions["timeout"] = timeout.as_dict()
+            else:
+                payload = {"apikey": self._apikey, **fields}
+                request = self._http.build_request(
+                    "POST", f"{self.host}/api/v1/{endpoint}", json=payload, timeout=timeout
+                )
             if on_sent is not None:
                 request.extensions["trace"] = _trace_sent(on_sent)
             response = self._http.send(request, stream=True)

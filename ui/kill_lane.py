@@ -182,6 +182,7 @@ class KillLane(QObject):
 
     def _make_switch(self, host: str, apikey: str, strategy: str, deadline_s: float) -> KillSwitch:
         client = OpenAlgoClient(host, apikey, self.http, strategy=strategy)
+        client.prepare_cancel_all()  # the press then sends a request built ahead
         if self._record is not None:
             self._record.secret = apikey
         return KillSwitch(client, deadline_s=deadline_s, on_progress=self._herald.pass_on)
@@ -208,6 +209,7 @@ class KillLane(QObject):
             report = self.one.run(command.kill)
             self._herald.announce()  # a kill that never sent its cancel-all still started
             self._emit(command.kill, report)
+            self.one.switch.client.prepare_cancel_all()  # for the next press
         elif isinstance(command, _Reconfigure):
             self.one.use(
                 self._make_switch(command.host, command.apikey, command.strategy, command.deadline_s)
