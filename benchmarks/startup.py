@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.figures import Report, median
-from benchmarks.window_load import SimProcess
+from benchmarks.sim_server import SimProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 FROZEN = ROOT / "dist" / "killswitch" / "killswitch"

@@ -22,9 +22,6 @@ Three phases, one process, one book:
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
 from benchmarks.figures import Report, Target, median
 from benchmarks.qtrun import application, spin
+from benchmarks.sim_server import SimProcess
 from core.replies import OrderBook
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
@@ -77,51 +75,6 @@ class StallProbe:
         self.max_stall_ms = max(self.max_stall_ms, stall)
         if stall > FRAME_MS:
             self.stalls_over_frame += 1
-
-
-class SimProcess:
-    def __init__(self, orders: int, survivors: float) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.sim_server",
-                "--orders",
-                str(orders),
-                "--survivors",
-                str(survivors),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the simulator process did not start")
-        info = json.loads(line)
-        self.url: str = info["url"]
-        self.apikey: str = info["apikey"]
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        try:
-            self.send("quit")
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
