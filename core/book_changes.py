@@ -52,6 +52,12 @@ class BookChanges:
     working: int  # orders in ``orders`` that are still working
 
 
+def fresh_serial() -> int:
+    """A serial number no tracker has handed out or will (for a receiver that splits one
+    ``BookChanges`` into steps of its own)."""
+    return next(_serials)
+
+
 class BookTracker:
     """Follows one server's order book, poll after poll; use it from one thread only."""
 

@@ -506,11 +506,15 @@ class MainWindow(QMainWindow):
             for order in changes.changed:
                 known[order.orderid] = order
         self._known_serial = changes.serial
-        self.model.apply(changes)
+        # A kill ends thousands of rows at once: the model shows them over a few event-loop
+        # turns (a few ms each), and the rest of this runs once the whole book is on screen.
+        self.model.apply_paced(changes, lambda: self._book_shown(book.mode))
+
+    def _book_shown(self, mode: str) -> None:
         self.bookShown.emit()
         self._count = self.model.working_count()
-        if book.mode in ("live", "analyze"):
-            self._mode = book.mode
+        if mode in ("live", "analyze"):
+            self._mode = mode
         self._show_blast_radius()
 
     def _on_connection(self, state: ConnectionState) -> None:

@@ -438,3 +438,44 @@ def test_hundreds_of_orders_ending_or_arriving_at_once_keep_the_table_sorted_and
     prices = column_values(model, PRICE)
     assert prices == sorted(prices, reverse=True)
     assert model.orderAt(selected.row()) is survivor
+
+
+def test_a_kill_that_ends_thousands_of_orders_is_shown_over_several_turns_and_ends_as_the_book(
+    qtmodeltester: ModelTester, qtbot: Any
+) -> None:
+    book = [Order(orderid=str(26113000000000 + i), symbol=f"S{i % 41}", status="open") for i in range(4000)]
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    tracker = BookTracker()
+    model.apply(tracker.changes(book))
+    survivor = book[7]  # i % 7 == 0 survives
+    selected = QPersistentModelIndex(model.index(model.orders().index(survivor), 0))
+    shown: list[int] = []
+
+    ended = [o if i % 7 == 0 else replace(o, status="cancelled") for i, o in enumerate(book)]
+    model.apply_paced(tracker.changes(ended), lambda: shown.append(model.rowCount()))
+
+    assert model.pacing  # the first step is shown at once, the rest on later turns
+    assert 0 < 4000 - model.rowCount() < 3428
+    qtbot.waitUntil(lambda: bool(shown))
+    assert shown == [572] and not model.pacing
+    assert shown_ids(model) == {o.orderid for o in book[::7]}
+    assert model.orderAt(selected.row()) is survivor
+
+
+def test_a_book_that_arrives_while_steps_wait_first_shows_them_all(qtmodeltester: ModelTester) -> None:
+    book = [Order(orderid=str(i), symbol="SBIN", status="open") for i in range(3000)]
+    model = OrdersModel()
+    qtmodeltester.check(model)
+    tracker = BookTracker()
+    model.apply(tracker.changes(book))
+    shown: list[str] = []
+    ended = tracker.changes([replace(o, status="cancelled") for o in book])
+    model.apply_paced(ended, lambda: shown.append("1"))
+    assert model.pacing
+
+    later = [Order(orderid="new", symbol="INFY", status="open")]
+    model.apply(tracker.changes([replace(o, status="cancelled") for o in book] + later))
+
+    assert shown == ["1"] and not model.pacing
+    assert shown_ids(model) == {"new"}
