@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -109,6 +110,8 @@ class PanicButton(QAbstractButton):
         self._strip_cache: _StripFonts | None = None
         self._headline_cache: dict[tuple[str, str, float, float], tuple[QFont, int, QFont, QFontMetrics]] = {}
         self._headline_hint: float | None = None
+        self._background_key: tuple[object, ...] = ()
+        self._background_pixmap: QPixmap | None = None
 
         self._holding = False
         self._hold_fired = False
@@ -379,73 +382,16 @@ class PanicButton(QAbstractButton):
         return self._headline_cache[key]
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 -- Qt override
+        # The rounded body, the hold fill, the mode band and the bottom strips change a few
+        # times a day; the lines of text in the middle change on every progress of a kill. The
+        # first are drawn once into a pixmap (antialiased, clipped to the rounded outline: the
+        # costly part) and each paint copies it, then writes the text over it.
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(self.rect()).adjusted(3, 3, -3, -3)
         radius = 14.0
-        outline = QPainterPath()
-        outline.addRoundedRect(rect, radius, radius)
-        painter.setClipPath(outline)
-
-        # Body: red, darker while held or busy, with the hold fill sweeping left to right.
-        if self._killing:
-            body = RED_BUSY
-        elif self.isDown():
-            body = RED_DOWN
-        elif self.underMouse():
-            body = RED_HOVER
-        else:
-            body = RED
-        painter.fillRect(rect, body)
-        fraction = self.hold_fraction() if self._policy is FiringPolicy.HOLD else 0.0
-        if fraction > 0:
-            fill = QRectF(rect.left(), rect.top(), rect.width() * fraction, rect.height())
-            painter.fillRect(fill, RED_FILL)
-
-        # Mode band along the top.
-        band_bg, band_fg, band_text = mode_band(self._mode)
-        band = QRectF(rect.left(), rect.top(), rect.width(), 34)
-        painter.fillRect(band, band_bg)
-        fonts = self._strip_fonts()
-        painter.setFont(fonts.band)
-        painter.setPen(band_fg)
-        painter.drawText(band.adjusted(16, 0, -16, 0), Qt.AlignmentFlag.AlignVCenter, band_text)
-        if self._demo:
-            painter.drawText(
-                band.adjusted(16, 0, -16, 0),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                "DEMO SERVER",
-            )
-
-        # Bottom strips: the last verdict, and above it any warning.
-        bottom = rect.bottom()
-        if self._report is not None:
-            strip = QRectF(rect.left(), bottom - 38, rect.width(), 38)
-            colour = verdict_colour(self._report.verdict)
-            painter.fillRect(strip, colour)
-            painter.setFont(fonts.verdict)
-            painter.setPen(QColor("black") if self._report.verdict in VERDICT_TEXT_DARK else QColor("white"))
-            painter.drawText(
-                strip.adjusted(16, 0, -16, 0),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
-                fonts.verdict_metrics.elidedText(
-                    self.verdict_line(), Qt.TextElideMode.ElideRight, max(10, int(strip.width() - 32))
-                ),
-            )
-            bottom = strip.top()
-        if self._warning:
-            strip = QRectF(rect.left(), bottom - 32, rect.width(), 32)
-            painter.fillRect(strip, WARN_BG)
-            painter.setFont(fonts.warning)
-            painter.setPen(QColor("#ffd54f"))
-            painter.drawText(
-                strip.adjusted(16, 0, -16, 0),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
-                fonts.warning_metrics.elidedText(
-                    "⚠ " + self._warning, Qt.TextElideMode.ElideRight, max(10, int(strip.width() - 32))
-                ),
-            )
-            bottom = strip.top()
+        background, band, bottom = self._background(rect, radius)
+        painter.drawPixmap(0, 0, background)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
 
         # The headline, as large as fits, with the detail and the way to fire below it.
         middle = QRectF(rect.left() + 20, band.bottom() + 6, rect.width() - 40, bottom - band.bottom() - 12)
@@ -483,12 +429,104 @@ class PanicButton(QAbstractButton):
                 _elide(self.how_to_fire(), small_metrics, int(middle.width())),
             )
 
-        painter.setClipping(False)
         if self.hasFocus():
             painter.setPen(QPen(QColor(255, 255, 255, 210), 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-1.5, -1.5, 1.5, 1.5), radius + 1, radius + 1)
         painter.end()
+
+    def _background(self, rect: QRectF, radius: float) -> tuple[QPixmap, QRectF, float]:
+        """The button without its middle text: from the cache when nothing it shows changed.
+        Also the mode band's rectangle and the top of the bottom strips."""
+        if self._killing:
+            body = RED_BUSY
+        elif self.isDown():
+            body = RED_DOWN
+        elif self.underMouse():
+            body = RED_HOVER
+        else:
+            body = RED
+        fraction = self.hold_fraction() if self._policy is FiringPolicy.HOLD else 0.0
+        verdict = self._report.verdict if self._report is not None else None
+        ratio = self.devicePixelRatioF()
+        key = (
+            self.size().width(),
+            self.size().height(),
+            ratio,
+            body.rgba(),
+            fraction,
+            self._mode,
+            self._demo,
+            verdict,
+            self.verdict_line(),
+            self._warning,
+            self.font().key(),
+        )
+        band = QRectF(rect.left(), rect.top(), rect.width(), 34)
+        bottom = rect.bottom() - (38 if verdict is not None else 0) - (32 if self._warning else 0)
+        if self._background_key == key and self._background_pixmap is not None:
+            return self._background_pixmap, band, bottom
+
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        outline = QPainterPath()
+        outline.addRoundedRect(rect, radius, radius)
+        painter.setClipPath(outline)
+
+        # Body: red, darker while held or busy, with the hold fill sweeping left to right.
+        painter.fillRect(rect, body)
+        if fraction > 0:
+            fill = QRectF(rect.left(), rect.top(), rect.width() * fraction, rect.height())
+            painter.fillRect(fill, RED_FILL)
+
+        # Mode band along the top.
+        band_bg, band_fg, band_text = mode_band(self._mode)
+        painter.fillRect(band, band_bg)
+        fonts = self._strip_fonts()
+        painter.setFont(fonts.band)
+        painter.setPen(band_fg)
+        painter.drawText(band.adjusted(16, 0, -16, 0), Qt.AlignmentFlag.AlignVCenter, band_text)
+        if self._demo:
+            painter.drawText(
+                band.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                "DEMO SERVER",
+            )
+
+        # Bottom strips: the last verdict, and above it any warning.
+        strip_top = rect.bottom()
+        if self._report is not None:
+            strip = QRectF(rect.left(), strip_top - 38, rect.width(), 38)
+            colour = verdict_colour(self._report.verdict)
+            painter.fillRect(strip, colour)
+            painter.setFont(fonts.verdict)
+            painter.setPen(QColor("black") if self._report.verdict in VERDICT_TEXT_DARK else QColor("white"))
+            painter.drawText(
+                strip.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
+                fonts.verdict_metrics.elidedText(
+                    self.verdict_line(), Qt.TextElideMode.ElideRight, max(10, int(strip.width() - 32))
+                ),
+            )
+            strip_top = strip.top()
+        if self._warning:
+            strip = QRectF(rect.left(), strip_top - 32, rect.width(), 32)
+            painter.fillRect(strip, WARN_BG)
+            painter.setFont(fonts.warning)
+            painter.setPen(QColor("#ffd54f"))
+            painter.drawText(
+                strip.adjusted(16, 0, -16, 0),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignHCenter,
+                fonts.warning_metrics.elidedText(
+                    "⚠ " + self._warning, Qt.TextElideMode.ElideRight, max(10, int(strip.width() - 32))
+                ),
+            )
+        painter.end()
+        self._background_key, self._background_pixmap = key, pixmap
+        return pixmap, band, bottom
 
 
 def _elide(text: str, metrics: QFontMetrics, width: int) -> str:
