@@ -8,8 +8,10 @@ is the longest time the window could not have answered a click or painted a fram
 
 Three phases, one process, one book:
 
-1. baseline: the real ``Lanes`` poll every 500 ms, each book put into a ``QTableWidget`` rebuilt
-   from scratch (``clearContents`` + ``setItem`` for every cell), as a naive window would;
+1. baseline: the real ``Lanes`` poll every 500 ms, each book put into a plain
+   ``QAbstractTableModel`` that is reset on every poll (``beginResetModel``/``endResetModel``) and
+   formats its cells in ``data()``, shown by a ``QTableView`` set up as the window's -- the
+   ordinary way to show a changing list in Qt;
 2. the real window (``MainWindow``: ``Lanes`` + the self-sorting ``OrdersModel`` + table view),
    polling every 500 ms; then the same again without the probe, for the UI thread's CPU time per
    poll (``ui_poll_cpu_ms``: everything the UI thread did, paint included, over the number of
@@ -25,21 +27,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 from benchmarks.figures import Report, Target, median
 from benchmarks.qtrun import application, spin
 from benchmarks.sim_server import SimProcess
+from core.orders import Order
 from core.replies import OrderBook
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
+from ui.app import freeze_long_lived_objects_after_first_book, tune_interpreter_for_the_panic_path
 from ui.lanes import Lanes
 from ui.main_window import MainWindow
 from ui.orders_model import OrdersModel
 
 POLL_S = 0.5
+_NO_PARENT = QModelIndex()
 FRAME_MS = 16.0
 
 
@@ -85,34 +91,47 @@ def wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
         spin(0.02)
 
 
-class RebuiltTable(QTableWidget):
-    """The naive window: every poll clears the table and fills every cell again."""
+class ResetModel(QAbstractTableModel):
+    """The plain way: a ``QAbstractTableModel`` over the book's working orders, reset on every
+    poll (``beginResetModel``/``endResetModel``), its cells formatted in ``data()``."""
 
     def __init__(self) -> None:
-        super().__init__(0, len(OrdersModel.COLUMNS))
-        self.setHorizontalHeaderLabels(list(OrdersModel.COLUMNS))
-        self.resize(1280, 820)
+        super().__init__()
+        self.rows: list[Order] = []
         self.polls = 0
 
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(OrdersModel.COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        o = self.rows[index.row()]
+        return (
+            o.timestamp,
+            f"{o.symbol} ({o.exchange})",
+            o.action,
+            str(o.quantity),
+            str(o.price),
+            str(o.trigger_price),
+            o.pricetype,
+            o.product,
+            o.status,
+            o.orderid,
+        )[index.column()]
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return OrdersModel.COLUMNS[section]
+        return None
+
     def show_book(self, book: OrderBook) -> None:
-        orders = book.working
-        self.clearContents()
-        self.setRowCount(len(orders))
-        for row, o in enumerate(orders):
-            cells = (
-                o.timestamp,
-                f"{o.symbol} ({o.exchange})",
-                o.action,
-                str(o.quantity),
-                str(o.price),
-                str(o.trigger_price),
-                o.pricetype,
-                o.product,
-                o.status,
-                o.orderid,
-            )
-            for column, value in enumerate(cells):
-                self.setItem(row, column, QTableWidgetItem(value))
+        self.beginResetModel()
+        self.rows = list(book.working)
+        self.endResetModel()
         self.polls += 1
 
 
@@ -143,14 +162,21 @@ def run(report: Report, *, quick: bool = False) -> None:
     try:
         sim.send("churn 5")
 
-        # 1. the baseline: a QTableWidget rebuilt on every poll, fed by the same lanes.
-        table = RebuiltTable()
+        # 1. the baseline: a plain QAbstractTableModel reset on every poll, fed by the same lanes,
+        # in a table view sized and set up as the window's.
+        plain = ResetModel()
+        table = QTableView()
+        table.setModel(plain)
+        table.verticalHeader().setVisible(False)
+        table.verticalHeader().setDefaultSectionSize(24)
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        table.resize(810, 560)
         lanes = Lanes(sim.url, sim.apikey, poll_interval_s=POLL_S)
-        lanes.bookUpdated.connect(table.show_book)
+        lanes.bookUpdated.connect(plain.show_book)
         table.show()
         lanes.start()
-        wait_for(lambda: table.polls > 0, 60)
-        baseline = measure(lambda: table.polls, probe, phase_s)
+        wait_for(lambda: plain.polls > 0, 60)
+        baseline = measure(lambda: plain.polls, probe, phase_s)
         lanes.stop()
         table.close()
         table.deleteLater()
@@ -164,6 +190,9 @@ def run(report: Report, *, quick: bool = False) -> None:
         store = SessionKeyStore()
         store.set(sim.url, sim.apikey)
         window = MainWindow(settings, store, apikey=sim.apikey, persist=False)
+        # The process-wide settings the app makes at start-up (ui.app.run).
+        tune_interpreter_for_the_panic_path()
+        freeze_long_lived_objects_after_first_book(window)
         books = [0]
         finished: list[object] = []
         window.show()
@@ -211,13 +240,11 @@ def run(report: Report, *, quick: bool = False) -> None:
         sim.close()
 
     worst = max(polling.max_stall_ms, sweep_stall)
-    report.add("ui_max_stall_ms", worst, "ms", Target("<", FRAME_MS))
+    report.add("ui_max_stall_ms", worst, "ms", Target("<=", FRAME_MS))
     report.add("ui_poll_max_stall_ms", polling.max_stall_ms, "ms")
     report.add("ui_sweep_max_stall_ms", sweep_stall, "ms")
-    report.add("ui_rebuild_max_stall_ms", baseline.max_stall_ms, "ms")
-    report.add(
-        "ui_stall_ratio_vs_rebuild", polling.max_stall_ms / baseline.max_stall_ms, "x", Target("<", 1.0)
-    )
+    report.add("ui_reset_model_max_stall_ms", baseline.max_stall_ms, "ms")
+    report.add("ui_stall_ratio_vs_reset_model", worst / baseline.max_stall_ms, "x", Target("<", 1.0))
     report.add("ui_first_load_max_stall_ms", first_load, "ms")
     report.add("ui_poll_cpu_ms", poll_cpu_ms, "ms")
     report.add("ui_poll_slot_cpu_ms", median(slot_cpu), "ms")
@@ -226,7 +253,8 @@ def run(report: Report, *, quick: bool = False) -> None:
         f"window under load: {orders:,} working orders in a simulator process of its own, 10 fill and 10 "
         f"arrive per second; poll every {POLL_S * 1000:.0f} ms. Stall = longest gap between ticks of a 1 ms "
         f"timer on the UI thread, beyond the period. Polling: {polling.seconds:.1f} s, {polling.polls} books "
-        f"(window) vs {baseline.seconds:.1f} s, {baseline.polls} books (QTableWidget rebuilt per poll). "
+        f"(window) vs {baseline.seconds:.1f} s, {baseline.polls} books (a plain QAbstractTableModel reset "
+        "per poll). "
         f"Kill: sweep window shortened to a {sweep_s:g} s deadline ({swept} survivors swept of "
         f"{round(orders * 0.1)}), then its report shown; {sweep_seconds:.1f} s measured. "
         f"First load ({first_load_s:.1f} s to show the first book) is reported apart, not in ui_max_stall_ms."

@@ -26,7 +26,7 @@ FIGURES = (
     "sweep_rate_fraction",
     "sweep_429s",
     "ui_max_stall_ms",
-    "ui_stall_ratio_vs_rebuild",
+    "ui_stall_ratio_vs_reset_model",
     "startup_window_ms",
     "startup_first_book_ms",
     "startup_baseline_window_ms",
