@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from benchmarks.figures import Report
 
-SECTIONS = ("wire", "verified", "window", "startup")
+SECTIONS = ("wire", "verified", "window", "startup", "scripted")
 
 
 def _section(name: str) -> Callable[..., None]:
@@ -35,6 +35,10 @@ def _section(name: str) -> Callable[..., None]:
         from benchmarks import window_load
 
         return window_load.run
+    if name == "scripted":
+        from benchmarks import scripted
+
+        return scripted.run
     from benchmarks import startup
 
     return startup.run
