@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from core.client import Exchange
 from core.orders import Order
+from core.positions import position_json
 from core.record import export
 from core.record.model import KillDetails, KillState, KillSummary, OrderOutcome, Outcome
 from core.replies import redact
@@ -117,6 +118,7 @@ class KillRecord:
 
     def __init__(self, path: Path | str | None = None, *, secret: str = "") -> None:
         self.path = Path(path) if path is not None else default_path()
+        self._secrets: list[str] = []
         self.secret = secret
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -147,6 +149,16 @@ class KillRecord:
         for column, kind in _ADDED_COLUMNS:
             if column not in have:
                 self._db.execute(f"ALTER TABLE kills ADD COLUMN {column} {kind}")
+
+    @property
+    def secret(self) -> str:
+        """The last key given; every key ever given is removed from what is stored."""
+        return self._secrets[-1] if self._secrets else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
 
     def close(self) -> None:
         with self._lock:
@@ -271,6 +283,39 @@ class KillRecord:
                         self._clean(json.dumps(order, ensure_ascii=False)),
                     )
                     for orderid, outcome, reason, order in rows
+                ],
+            )
+        return True
+
+    def amend(self, kill_id: int, report: CancelReport) -> bool:
+        """Replace a concluded kill's verdict, report and outcomes with ``report`` (the same kill,
+        now with the steps that ran after its verdict: the guard, the halt). Committed when this
+        returns; False when there is no such concluded kill."""
+        index = _order_index(report, (), self._stored_books(kill_id))
+        rows = list(_outcome_rows(report, index))
+        document = json.dumps(report.to_json(), ensure_ascii=False, default=str)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE kills SET verdict = ?, message = ?, errors = ?, exit_code = ?, report = ? "
+                "WHERE id = ? AND state != ?",
+                (
+                    report.verdict.value,
+                    self._clean(report.message),
+                    self._clean(json.dumps(list(report.errors), ensure_ascii=False)),
+                    report.exit_code,
+                    self._clean(document),
+                    kill_id,
+                    KillState.RUNNING,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return False
+            db.execute("DELETE FROM outcomes WHERE kill_id = ?", (kill_id,))
+            db.executemany(
+                "INSERT INTO outcomes (kill_id, orderid, outcome, reason, order_json) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (kill_id, self._clean(o), outcome, self._clean(reason), self._clean(json.dumps(order)))
+                    for o, outcome, reason, order in rows
                 ],
             )
         return True
@@ -425,7 +470,9 @@ class KillRecord:
             self._db.execute("COMMIT")
 
     def _clean(self, value: str) -> str:
-        return redact(value, self.secret) if self.secret else value
+        for secret in self._secrets:
+            value = redact(value, secret)
+        return value
 
     def _selected(self, kill_ids: Sequence[int] | None) -> list[KillDetails]:
         if kill_ids is None:
@@ -521,6 +568,34 @@ def _outcome_rows(
     seen = "still working" if report.remaining_verified else "last seen working (not re-checked)"
     for order in report.remaining:
         yield order.orderid, Outcome.REMAINING, seen, order_json(order)
+    for order in report.missing:
+        yield (
+            order.orderid,
+            Outcome.MISSING,
+            "missing from the final read of the book",
+            described(order.orderid),
+        )
+    if report.flatten is not None:
+        for position in report.flatten.closed_by_server:
+            yield "", Outcome.POSITION_CLOSED, "closed by closeposition", position_json(position)
+        for position in report.flatten.closed_by_sweep:
+            yield "", Outcome.POSITION_CLOSED, "closed by its own closing order", position_json(position)
+        for left in report.flatten.remaining:
+            yield "", Outcome.POSITION_REMAINING, left.reason, position_json(left.position)
+    for position in report.open_positions:
+        yield "", Outcome.POSITION_REMAINING, report.flatten_skipped, position_json(position)
+    if report.guard is not None:
+        for orderid in report.guard.caught:
+            yield orderid, Outcome.GUARD_CANCELLED, "placed after the kill; cancelled by the guard", {}
+        for catch in report.guard.failures:
+            yield catch.orderid, Outcome.GUARD_FAILED, f"{catch.what}: {catch.reason}", {}
+        for position in report.guard.positions_closed:
+            yield (
+                "",
+                Outcome.GUARD_POSITION_CLOSED,
+                "opened after the kill; closed by the guard",
+                position_json(position),
+            )
 
 
 def _json_list(raw: str | None) -> list[str]:
