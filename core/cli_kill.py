@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -130,6 +131,7 @@ def run_kills(
             else f"  guard: {where}{catch.what} — FAILED: {catch.reason}"
         )
 
+    press = uuid.uuid4().hex[:16] if many else ""
     kills = [
         ServerKill(
             target,
@@ -140,6 +142,7 @@ def run_kills(
             locks=locks,
             on_progress=progress,
             on_catch=caught,
+            press=press,
         )
         for target in targets
     ]

@@ -66,6 +66,7 @@ class ServerKill:
         locks: ServerLocks | None,
         on_progress: Callable[[str, str], None] | None = None,
         on_catch: Callable[[str, Catch], None] | None = None,
+        press: str = "",
     ) -> None:
         self.target = target
         self.deadline_s = deadline_s
@@ -78,6 +79,7 @@ class ServerKill:
         self.record = record
         self._on_catch = on_catch
         self.press = self.one.press(trigger)
+        self.press.kill.press = press
         self.guard: Guard | None = None
         self.report: CancelReport | None = None
         self.verdict_at: float | None = None  # time.monotonic() when the kill had its verdict

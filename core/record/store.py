@@ -52,6 +52,7 @@ _ADDED_COLUMNS: Final = (  # schema 2: who runs the kill, its whole report, who 
     ("report", "TEXT"),
     ("announced", "TEXT NOT NULL DEFAULT ''"),
     ("cancel_all", "TEXT"),
+    ("press", "TEXT NOT NULL DEFAULT ''"),
 )
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kills (
@@ -77,7 +78,8 @@ CREATE TABLE IF NOT EXISTS kills (
     pid INTEGER,
     report TEXT,
     announced TEXT NOT NULL DEFAULT '',
-    cancel_all TEXT
+    cancel_all TEXT,
+    press TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -175,12 +177,15 @@ class KillRecord:
 
     # -- writing -------------------------------------------------------------------------
 
-    def begin(self, trigger: str, server: str, mode_hint: str = "unknown") -> int:
-        """Start a kill's record; committed (on disk) when this returns. Returns the kill id."""
+    def begin(self, trigger: str, server: str, mode_hint: str = "unknown", *, press: str = "") -> int:
+        """Start a kill's record; committed (on disk) when this returns. Returns the kill id.
+
+        ``press`` groups the kills one press fired on several servers (one record per press,
+        every server's part in it)."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid, press) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     self._clean(trigger),
@@ -188,6 +193,7 @@ class KillRecord:
                     mode_hint,
                     KillState.RUNNING,
                     os.getpid(),
+                    press,
                 ),
             )
             kill_id = cursor.lastrowid
@@ -377,6 +383,18 @@ class KillRecord:
             (kill_id, started_at, KillState(state), cancel_all or ("answered" if answered else None))
             for kill_id, started_at, state, cancel_all, answered in rows
         ]
+
+    def press_of(self, kill_id: int) -> list[int]:
+        """Every kill fired by the same press as ``kill_id`` (itself included), oldest first."""
+        with self._lock:
+            row = self._db.execute("SELECT press FROM kills WHERE id = ?", (kill_id,)).fetchone()
+            if row is None:
+                return []
+            if not row[0]:
+                return [kill_id]
+            return [
+                r[0] for r in self._db.execute("SELECT id FROM kills WHERE press = ? ORDER BY id", (row[0],))
+            ]
 
     def state_of(self, kill_id: int) -> KillState | None:
         with self._lock:

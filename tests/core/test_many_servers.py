@@ -113,3 +113,15 @@ def test_human_output_has_a_block_per_server_and_the_overall_line(env: dict[str,
 def test_conflicting_servers_are_a_usage_error(args: tuple[str, ...], env: dict[str, str]) -> None:
     result = cli("cancel-all", *args, env={**env, "OPENALGO_API_KEY": KEY})
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_one_press_is_one_record_with_every_servers_part(env: dict[str, str], private_app_dirs: Path) -> None:
+    from core.record import KillRecord
+
+    with Simulator(orders=2, apikey=KEY) as a, Simulator(orders=3, apikey=KEY) as b:
+        cli("cancel-all", "--host", a.url, "--host", b.url, env={**env, "OPENALGO_API_KEY": KEY})
+    with KillRecord(private_app_dirs / "data" / "kills.sqlite3") as record:
+        kills = record.history()
+        assert {k.server for k in kills} == {a.url, b.url}
+        assert sorted(record.press_of(kills[0].kill_id)) == sorted(k.kill_id for k in kills)
+        assert KEY not in (private_app_dirs / "data" / "kills.sqlite3").read_text("latin-1")
