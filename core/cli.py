@@ -41,10 +41,6 @@ ENV_HOST = "OPENALGO_HOST"
 SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
 # How much longer than the kill deadline to wait for a window's verdict before calling it unverified.
 WINDOW_GRACE_S = 30.0
-# How much longer than the kill deadline this process waits for its own kill's verdict.
-SHUTDOWN_GRACE_S = 1.0
-RECORD_WRITE_GRACE_S = 2.0  # after the verdict, for the record to be written before this process ends
-SURFACE = "command line"  # how this process names itself in the record's announcements
 
 
 def build_parser() -> argparse.ArgumentParser:
