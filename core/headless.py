@@ -26,7 +26,7 @@ from core.halt import HaltReport, halt
 from core.kill import KillSwitch
 from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord
-from core.report import CancelReport, Verdict, most_urgent
+from core.report import CancelReport, Verdict, with_guard
 from core.scope import KillScope
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,6 @@ VERDICT_GRACE_S = 1.0  # after the deadline, the longest this process waits for 
 GUARD_GRACE_S = 12.0  # after the guard's time, for its last read of the books
 HALT_BOUND_S = 16.0  # the halt's three requests, 5 s each at most
 HALT_WITHIN_S = 5.0
-GUARD_VERDICTS = {
-    "flat": Verdict.FLAT,
-    "orders_remain": Verdict.ORDERS_REMAIN,
-    "positions_remain": Verdict.POSITIONS_REMAIN,
-    "unverified": Verdict.UNVERIFIED,
-}
 
 
 @dataclass(frozen=True)
@@ -119,9 +113,7 @@ class ServerKill:
             self.client, self.scope.guard_s, close_positions=self.scope.close_positions, on_catch=caught
         )
         self.guard = guard
-        held = guard.run()
-        verdict = most_urgent([report.verdict, GUARD_VERDICTS.get(held.outcome, Verdict.UNVERIFIED)])
-        return replace(report, guard=held, verdict=verdict)
+        return with_guard(report, guard.run())
 
     def bound(self) -> float:
         """time.monotonic() by which this server's whole run must be over."""

@@ -8,7 +8,7 @@ every order the kill knew about was present, finished; anything less is named fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -71,6 +71,17 @@ def most_urgent(verdicts: list[Verdict]) -> Verdict:
         if verdict in verdicts:
             return verdict
     return Verdict.FLAT
+
+
+def with_guard(report: CancelReport, held: GuardReport) -> CancelReport:
+    """The kill's report once its guard has ended: the guard's last read of the books can only
+    make the verdict more urgent, never better."""
+    outcome = {
+        "flat": Verdict.FLAT,
+        "orders_remain": Verdict.ORDERS_REMAIN,
+        "positions_remain": Verdict.POSITIONS_REMAIN,
+    }.get(held.outcome, Verdict.UNVERIFIED)
+    return replace(report, guard=held, verdict=most_urgent([report.verdict, outcome]))
 
 
 EXIT_INTERRUPTED_SIGINT = 130
