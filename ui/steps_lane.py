@@ -113,10 +113,13 @@ class StepsLane(QObject):
         threading.Thread(target=run, name="resume-live", daemon=True).start()
 
     def stop(self, timeout_s: float = 0.5) -> None:
+        """End a guard and close the lane's connection (waiting at most ``timeout_s``)."""
         self.release("the window closed")
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
+        if thread is None or not thread.is_alive():
+            self.http.close()
 
     def _run(
         self,
