@@ -62,9 +62,11 @@ def sdk_python(*, create: bool) -> tuple[Path | None, str]:
         return None, f"no SDK environment at {venv} yet (a full run makes it)"
     shutil.rmtree(venv, ignore_errors=True)
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+        made = [sys.executable, "-m", "venv", str(venv)]
+        subprocess.run(made, check=True, capture_output=True, timeout=120)
         done = subprocess.run(
             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK_PACKAGE],
+            check=False,
             capture_output=True,
             text=True,
             timeout=600,
@@ -119,7 +121,7 @@ def run(report: Report, *, quick: bool = False) -> None:
             }
             if sdk is not None:
                 commands["sdk"] = [str(sdk), str(sdk_script), sim.url, sim.apikey]
-            for name, command in commands.items():  # first launches read everything from disk
+            for command in commands.values():  # first launches read everything from disk
                 sim.prepare()
                 timed(command, env)
             for _ in range(count):

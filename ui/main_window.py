@@ -3,16 +3,16 @@
 Everything slow happens on the lanes (``ui.lanes``): the window only forwards triggers and
 shows what the lanes report through their signals. The window is built from what it is given
 (settings, key store, key, lanes or a factory for them), so tests drive it without globals.
+
+Its stories live next to it: where the settings and the key come from and go
+(``ui.settings_flow``), the running kill's clock and the question on closing during a kill
+(``ui.running_kill``), and the kill record's History and interrupted kills (``ui.past_kills``).
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,40 +34,32 @@ from PySide6.QtWidgets import (
 )
 
 from core import APP_NAME
-from core import settings as settings_store
 from core.book_changes import BookChanges
 from core.log_file import KeyRedactor
-from core.one_kill import ServerLocks, running_now
 from core.orders import Order
 from core.record import KillRecord
 from core.report import CancelReport, KillProgress
-from core.secrets import KeyStore, KeyStoreError
+from core.secrets import KeyStore
 from core.settings import FiringPolicy, Settings
 from ui.about import about_text, about_title
-from ui.background import Background
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
 from ui.panic_button import ConfirmKillDialog, PanicButton
+from ui.past_kills import HistoryWindow, interrupted_sentence, read_interrupted
 from ui.results_pane import ResultsPane
+from ui.running_kill import CHECK_THE_BOOK, RunningKill
 from ui.settings_dialog import SettingsDialog
+from ui.settings_flow import READING_KEY, KeyLookup, SettingsFlow
 
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
     from ui.lanes import Lanes
 
-LanesFactory = Callable[[Settings, str], "Lanes"]
-KeyLookup = Callable[[], tuple[KeyStore, "str | None", str]]
-"""Finds the key store and the key in it, on a worker thread: (store, key or None, a notice)."""
+__all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interrupted_sentence"]
 
-log = logging.getLogger(__name__)
+LanesFactory = Callable[[Settings, str], "Lanes"]
 
 NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
-READING_KEY = (
-    "Reading the API key from the OS keyring… (if this takes long, the desktop may be waiting for "
-    "you to unlock the keyring)"
-)
-CHECK_THE_BOOK = "some orders may have been cancelled and others not — check the order book in OpenAlgo."
-ELAPSED_TICK_MS = 200
 _KNOWN_ORDERS_CAP = 50_000
 
 
@@ -81,19 +73,6 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
         poll_interval_s=settings.poll_interval_s,
         deadline_s=settings.deadline_s,
         record=record,
-    )
-
-
-def interrupted_sentence(server: str, started_at: float, now: float | None = None) -> str:
-    """What the trader reads about a kill that ended before its verdict."""
-    started = datetime.fromtimestamp(started_at)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
-    when = started.strftime("%H:%M:%S")
-    if started.date() != today.date():
-        when = started.strftime("%Y-%m-%d %H:%M:%S")
-    return (
-        f"The kill on {server} started at {when} was interrupted before its verdict (the app was "
-        "closed, stopped or crashed) — check the order book in OpenAlgo."
     )
 
 
@@ -116,6 +95,7 @@ class MainWindow(QMainWindow):
         killFinished(CancelReport): each kill's report, after the window has shown it (the
             lanes may be replaced when the settings change; this signal stays).
         settingsChanged(Settings): the settings were changed in the dialog and saved.
+        bookShown(): after each order book is on screen.
     """
 
     killFinished = Signal(object)  # noqa: N815 -- Qt signal naming
@@ -141,21 +121,25 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.settings = settings
-        self.key_store = key_store
         self.demo = demo
         self._apikey = apikey
-        self._persist = persist
-        self._settings_path = settings_path
         self.record = record
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
         self.lanes: Lanes | None = None
-        self.settings_dialog: SettingsDialog | None = None
-        self.history_dialog: HistoryDialog | None = None
+        self.setup = SettingsFlow(
+            settings, key_store, persist=persist, settings_path=settings_path, host_locked=demo, parent=self
+        )
+        self.setup.keyFound.connect(self._key_found)
+        self.setup.keyFailed.connect(self._key_failed)
+        self.setup.settingsSaved.connect(self._settings_saved)
+        self.setup.saveFailed.connect(self.statusBar().showMessage)
         # Where an export goes: QFileDialog by default; tests put a function here.
         self.choose_export_path: PathChooser = ask_save_path
+        self.history = (
+            HistoryWindow(record, self, lambda: self.choose_export_path) if record is not None else None
+        )
         self.interrupted: list[str] = []  # this start's sentences about kills an earlier run left
         self.confirm_dialog: ConfirmKillDialog | None = None
         self._known: dict[str, Order] = {}  # every order seen, by id: describes a kill's orders
@@ -167,26 +151,41 @@ class MainWindow(QMainWindow):
         self._stopped = False
         self._standing_notice = notice  # e.g. why the key is kept for this session only
         self._key_lookup = key_lookup
-        self._key_pending: Background[tuple[KeyStore, str | None, str]] | None = None
         self._closing = False  # past the point of asking: the window is going
-        self.close_question: QMessageBox | None = None
 
         self._build(notice)
         # The connection line shows the age of the last good update, so it ticks on its own.
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(1000)
         self._age_timer.timeout.connect(self._refresh_connection_bar)
-        # While a kill runs, how long it has taken and what it is waiting on, ticking.
-        self._progress: KillProgress | None = None
-        self._kill_trigger = ""
-        self._elapsed_timer = QTimer(self)
-        self._elapsed_timer.setInterval(ELAPSED_TICK_MS)
-        self._elapsed_timer.timeout.connect(self._show_elapsed)
+        self.running = RunningKill(self, self.button, self.statusBar(), lambda: self.lanes)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
         self._report_interrupted_kills()
+
+    # -- what other parts read ----------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.setup.settings
+
+    @property
+    def key_store(self) -> KeyStore:
+        return self.setup.key_store
+
+    @property
+    def settings_dialog(self) -> SettingsDialog | None:
+        return self.setup.dialog
+
+    @property
+    def history_dialog(self) -> HistoryDialog | None:
+        return self.history.dialog if self.history is not None else None
+
+    @property
+    def close_question(self) -> QMessageBox | None:
+        return self.running.question
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -318,9 +317,7 @@ class MainWindow(QMainWindow):
             self.lanes.start()
             return
         if self._apikey:
-            self._attach(self._lanes_factory(self.settings, self._apikey))
-            assert self.lanes is not None
-            self.lanes.start()
+            self._use_key(self._apikey)
             return
         if self._key_lookup is not None:
             self._read_key(self._key_lookup)
@@ -332,15 +329,10 @@ class MainWindow(QMainWindow):
         """Find the key on a worker thread: the OS keyring may wait minutes on an unlock prompt,
         and the window, the hotkey and the tray must answer meanwhile."""
         self.show_notice(READING_KEY)
-        self._key_pending = Background(
-            lookup, done=self._key_found, failed=self._key_failed, parent=self, name="keyring-read"
-        ).start()
+        self.setup.read_key(lookup)
         self._show_blast_radius()
 
-    def _key_found(self, found: tuple[KeyStore, str | None, str]) -> None:
-        self._key_pending = None
-        store, key, notice = found
-        self.key_store = store
+    def _key_found(self, key: str | None, notice: str) -> None:
         self._standing_notice = " ".join(n for n in (self._standing_notice, notice) if n)
         if self._stopped:
             return
@@ -348,24 +340,28 @@ class MainWindow(QMainWindow):
             self._show_no_key()
             self.open_settings()
             return
+        self.show_notice(self._standing_notice)
+        self._use_key(key)
+
+    def _key_failed(self, sentence: str) -> None:
+        self.show_notice(sentence)
+        self._show_blast_radius()
+
+    def _use_key(self, key: str) -> None:
+        """Poll (and fire) with ``key``: start the lanes, or point the running ones at it."""
         self._apikey = key
         self.redactor.add(key)
         if self.record is not None:
             self.record.secret = key
-        self.show_notice(self._standing_notice)
+        settings = self.settings
         if self.lanes is None:
-            self._attach(self._lanes_factory(self.settings, key))
+            self._attach(self._lanes_factory(settings, key))
             assert self.lanes is not None
             self.lanes.start()
-        self._show_blast_radius()
-
-    def _key_failed(self, exc: Exception) -> None:
-        self._key_pending = None
-        if isinstance(exc, KeyStoreError):
-            self.show_notice(f"{exc.sentence} Enter the key in Settings.")
         else:
-            log.error("reading the key failed", exc_info=exc)
-            self.show_notice("The API key could not be read from the keyring; enter it in Settings.")
+            self.lanes.reconfigure(
+                settings.host, key, settings.strategy, settings.poll_interval_s, settings.deadline_s
+            )
         self._show_blast_radius()
 
     def stop(self) -> None:
@@ -374,10 +370,9 @@ class MainWindow(QMainWindow):
             return
         self._stopped = True
         self._age_timer.stop()
-        self._elapsed_timer.stop()
-        if self._key_pending is not None:
-            self._key_pending.cancel()
-        for dialog in (self.settings_dialog, self.confirm_dialog, self.history_dialog, self.close_question):
+        self.running.stop()
+        self.setup.stop()
+        for dialog in (self.confirm_dialog, self.history_dialog):
             if dialog is not None:
                 dialog.reject()
         if self.lanes is not None:
@@ -388,7 +383,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 -- Qt override
         if not self._closing and self.lanes is not None and self.lanes.kill_in_flight:
             event.ignore()
-            self._ask_to_close()
+            self.running.ask_to_close(self.close_anyway)
             return
         self.stop()
         super().closeEvent(event)
@@ -406,42 +401,12 @@ class MainWindow(QMainWindow):
             self.lanes.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
         self.close()
 
-    def _ask_to_close(self) -> None:
-        if self.close_question is not None:
-            self.close_question.raise_()
-            return
-        question = QMessageBox(self)
-        question.setObjectName("closeDuringKill")
-        question.setIcon(QMessageBox.Icon.Warning)
-        question.setWindowTitle("A kill is running")
-        question.setText(
-            f"A kill is running ({self._elapsed_text() or 'just started'}). Closing now stops waiting "
-            f"for its verdict: {CHECK_THE_BOOK.capitalize()}"
-        )
-        question.setInformativeText("The kill will be recorded as interrupted.")
-        keep = question.addButton("Keep waiting", QMessageBox.ButtonRole.RejectRole)
-        leave = question.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
-        question.setDefaultButton(keep)
-        question.setEscapeButton(keep)
-        leave.setObjectName("closeAnyway")
-        keep.setObjectName("keepWaiting")
-
-        def answered() -> None:
-            self.close_question = None
-            if question.clickedButton() is leave:
-                self.close_anyway()
-
-        question.finished.connect(answered)
-        question.finished.connect(question.deleteLater)
-        self.close_question = question
-        question.open()
-
     # -- firing ---------------------------------------------------------------------------------
 
     def fire(self, trigger: str) -> None:
         """Send a kill now, whatever the firing policy."""
         if self.lanes is None:
-            if self._key_pending is not None:
+            if self.setup.reading_key:
                 self.statusBar().showMessage(
                     "Not fired: the API key is still being read from the keyring — "
                     "is an unlock prompt waiting?"
@@ -544,44 +509,22 @@ class MainWindow(QMainWindow):
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
-        self._kill_trigger = trigger
-        self._progress = None
-        self._elapsed_timer.start()
-        self._show_elapsed()
+        self.running.started(trigger)
 
     def _on_kill_progress(self, progress: KillProgress) -> None:
-        self._progress = progress
         self.button.kill_progress(progress)
-        self._show_elapsed()
-
-    def _elapsed_text(self) -> str:
-        kill = self.lanes.one.current if self.lanes is not None else None
-        if kill is None:
-            return ""
-        return f"{time.perf_counter() - kill.triggered_at:.1f} s so far"
-
-    def _show_elapsed(self) -> None:
-        elapsed = self._elapsed_text()
-        if not elapsed:
-            return
-        doing = self._progress.text if self._progress is not None else "Sending cancel-all…"
-        self.button.set_elapsed(elapsed)
-        deadline = f" · deadline {self.lanes.deadline_s:g} s" if self.lanes is not None else ""
-        self.statusBar().showMessage(f"Kill running ({self._kill_trigger}) · {elapsed}{deadline} · {doing}")
+        self.running.progressed(progress)
 
     def _on_kill_finished(self, report: CancelReport) -> None:
-        self._elapsed_timer.stop()
-        self._progress = None
-        if self.close_question is not None:  # the verdict came while we asked: nothing to ask now
-            self.close_question.reject()
+        self.running.finished()
         self.button.kill_finished(report)
         self.results.add_report(report, self._known)
         self.statusBar().showMessage(report.verdict.headline)
         if report.mode in ("live", "analyze"):
             self._mode = report.mode
         self._show_blast_radius()
-        if self.history_dialog is not None:
-            self.history_dialog.refresh()
+        if self.history is not None:
+            self.history.refresh()
         self.killFinished.emit(report)
 
     # -- what the button and title say ---------------------------------------------------------
@@ -589,7 +532,7 @@ class MainWindow(QMainWindow):
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
         if self.lanes is None:
-            if self._key_pending is not None:
+            if self.setup.reading_key:
                 return "READING THE API KEY — the keyring may be waiting to be unlocked"
             return "NO API KEY — open Settings to add one"
         state = self._state
@@ -633,27 +576,17 @@ class MainWindow(QMainWindow):
 
     def _show_all_changed(self, value: bool) -> None:
         self.model.show_all = value
-        self._save(replace(self.settings, show_all_orders=value))
+        self.setup.save(replace(self.settings, show_all_orders=value))
 
-    # -- the record ---------------------------------------------------------------------------
+    # -- the record -----------------------------------------------------------------------------
 
     def _report_interrupted_kills(self) -> None:
-        """Mark kills an earlier run began but never finished, and tell the trader about each."""
-        if self.record is None:
+        """Tell the trader about each kill an earlier run began but never finished."""
+        sentences, problem = read_interrupted(self.record)
+        if problem:
+            self.statusBar().showMessage(problem)
             return
-        record = self.record
-        try:
-            # A kill another process is running now (a script's cancel-all) is not interrupted.
-            record.mark_interrupted(running_now(ServerLocks(record.path.parent / "locks"), record.path))
-            kills = record.unannounced_interruptions("window")
-            record.mark_announced((k.kill_id for k in kills), "window")
-        except sqlite3.Error:
-            log.exception("could not read the kill record at start-up")
-            self.statusBar().showMessage("The kill record could not be read; past kills are not shown.")
-            return
-        for kill in kills:
-            sentence = interrupted_sentence(kill.server, kill.started_at)
-            log.warning("%s", sentence)
+        for sentence in sentences:
             self.interrupted.append(sentence)
             self.results.add_notice(sentence)
         if self.interrupted:
@@ -661,25 +594,8 @@ class MainWindow(QMainWindow):
 
     def open_history(self) -> None:
         """Open the kill history (non-modal); raise it if already open."""
-        if self.record is None:
-            return
-        if self.history_dialog is not None:
-            self.history_dialog.refresh()
-            self.history_dialog.raise_()
-            self.history_dialog.activateWindow()
-            return
-        dialog = HistoryDialog(self.record, choose_path=self._choose_export_path, parent=self)
-        dialog.finished.connect(lambda _result: self._history_closed(dialog))
-        self.history_dialog = dialog
-        dialog.show()
-
-    def _choose_export_path(self, parent: QWidget, caption: str, suggested: str, file_filter: str) -> str:
-        return self.choose_export_path(parent, caption, suggested, file_filter)
-
-    def _history_closed(self, dialog: HistoryDialog) -> None:
-        if self.history_dialog is dialog:
-            self.history_dialog = None
-        dialog.deleteLater()
+        if self.history is not None:
+            self.history.open()
 
     # -- settings ---------------------------------------------------------------------------------
 
@@ -688,46 +604,21 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """Open the settings dialog (window-modal, non-blocking); raise it if already open."""
-        if self.settings_dialog is not None:
-            self.settings_dialog.raise_()
-            self.settings_dialog.activateWindow()
-            return
-        dialog = SettingsDialog(
-            self.settings,
-            self.key_store,
-            current_key=self._apikey,
-            notice=self.notice(),
-            host_locked=self.demo,
-            parent=self,
-        )
-        dialog.finished.connect(lambda result: self._settings_done(dialog, result))
-        self.settings_dialog = dialog
-        dialog.open()
+        self.setup.open(self._apikey, self.notice())
 
-    def _settings_done(self, dialog: SettingsDialog, result: int) -> None:
-        self.settings_dialog = None
-        dialog.deleteLater()
-        if result != SettingsDialog.DialogCode.Accepted or self._stopped:
+    def _settings_saved(self, old: Settings, new: Settings, key: str | None, store_changed: bool) -> None:
+        if self._stopped:
             return
-        old = self.settings
-        new = dialog.settings
-        key_store_before = self.key_store
-        self.key_store = dialog.key_store
-        key = dialog.entered_key
-        if key is None and new.host == old.host:
-            key = self._apikey
-        self._save(new)
         self.button.set_policy(new.firing_policy, new.hold_ms)
+        if new.host != old.host:
+            self._known.clear()
+            self._known_serial = None
+            self._count = None
+            self._mode = "unknown"
+            self.model.update(())
         if key:
-            self._apikey = key
-            self.redactor.add(key)
-            self.show_notice(self._standing_notice if self.key_store is key_store_before else "")
-            if self.lanes is None:
-                self._attach(self._lanes_factory(new, key))
-                assert self.lanes is not None
-                self.lanes.start()
-            else:
-                self.lanes.reconfigure(new.host, key, new.strategy, new.poll_interval_s, new.deadline_s)
+            self.show_notice("" if store_changed else self._standing_notice)
+            self._use_key(key)
         else:
             # A new server and no key typed: stop talking to the old one with the old key, and
             # read the new server's key from the store off the UI thread.
@@ -736,23 +627,7 @@ class MainWindow(QMainWindow):
                 self.lanes.deleteLater()
                 self.lanes = None
             self._apikey = None
-            store = self.key_store
-            host = new.host
-            self._read_key(lambda: (store, store.get(host), ""))
-        if new.host != old.host:
-            self._known.clear()
-            self._known_serial = None
-            self._count = None
-            self._mode = "unknown"
-            self.model.update(())
+            self.show_notice(READING_KEY)
+            self.setup.read_key_for(new.host)
         self._show_blast_radius()
         self.settingsChanged.emit(new)
-
-    def _save(self, settings: Settings) -> None:
-        self.settings = settings
-        if not self._persist:
-            return
-        try:
-            settings_store.save(settings, self._settings_path)
-        except OSError as exc:
-            self.statusBar().showMessage(f"The settings could not be saved ({exc.strerror or 'disk error'}).")
