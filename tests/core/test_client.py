@@ -243,3 +243,13 @@ def test_the_semi_auto_check_cancels_a_made_up_order_and_reads_the_refusal(
         assert isinstance(result, ApiError) and result.kind is expected
     else:
         assert result is expected
+
+
+def test_a_client_for_one_plain_http_server_trusts_no_certificate_so_https_fails_closed() -> None:
+    import ssl
+
+    from core.client import trusts_nothing
+
+    context = trusts_nothing()
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
