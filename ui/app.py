@@ -318,11 +318,17 @@ def run(argv: list[str]) -> int:
     # From here an unexpected exception is logged and shown, and the window keeps running.
     crash_reporter = CrashReporter(redactor, log_path, dialog_parent=session.window)
     crash_reporter.install()
-    # The local socket is wired now; the hotkey's grab (Xlib on X11) and the tray icon wait until
-    # the window is on screen, which they would otherwise hold back by ~70 ms. The button and the
-    # lanes are live before the first paint (window.start below).
+    # The local socket is wired now. The lanes (two HTTP clients, two threads: ~45 ms), the
+    # hotkey's grab (Xlib on X11) and the tray icon start on the event loop's turn after the
+    # window's first paint, which they would otherwise hold back: the lanes first, so the button
+    # works before anything else can fire. Nothing can press the button before it is on screen.
     sources = connect_fire_sources(session, instance, start=False)
-    AfterFirstPaint(session.window, sources.start)
+
+    def after_first_paint() -> None:
+        session.window.start()
+        sources.start()
+
+    AfterFirstPaint(session.window, after_first_paint)
     # Ctrl+C in the terminal and SIGTERM (a logout, `kill`) close the window without asking: a
     # running kill is reported and recorded as interrupted, and the app is gone within a second
     # or two. The heartbeat timer lets Python see the signal while Qt's loop runs.
@@ -338,7 +344,6 @@ def run(argv: list[str]) -> int:
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(250)
     session.window.show()
-    session.window.start()
     try:
         return app.exec()
     finally:
