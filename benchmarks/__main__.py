@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from benchmarks.figures import Report
 
-SECTIONS = ("wire", "verified", "steps", "fanout", "window", "startup", "scripted")
+SECTIONS = ("wire", "x11", "verified", "steps", "fanout", "window", "startup", "scripted")
 
 
 def _section(name: str) -> Callable[..., None]:
@@ -43,6 +43,10 @@ def _section(name: str) -> Callable[..., None]:
         from benchmarks import window_load
 
         return window_load.run
+    if name == "x11":
+        from benchmarks import x11_press
+
+        return x11_press.run
     if name == "scripted":
         from benchmarks import scripted
 

@@ -47,7 +47,7 @@ from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from ui.app import freeze_long_lived_objects_after_first_book, tune_interpreter_for_the_panic_path
 from ui.fire_sources import FireSources
-from ui.hotkey import FakeHotkey
+from ui.hotkey import FakeHotkey, GlobalHotkey
 from ui.lanes import Lanes
 from ui.main_window import MainWindow
 
@@ -59,7 +59,9 @@ IDLE_CLOSE_S = 2.0  # gunicorn's default keep-alive; nginx's is 75 s, uvicorn's 
 class Rig:
     """The window, its lanes and a hotkey path, built on the UI thread, tuned as the app is."""
 
-    def __init__(self, url: str, apikey: str, poll_interval_s: float) -> None:
+    def __init__(
+        self, url: str, apikey: str, poll_interval_s: float, hotkey: GlobalHotkey | None = None
+    ) -> None:
         settings = Settings(
             host=url, firing_policy=FiringPolicy.IMMEDIATE, poll_interval_s=poll_interval_s
         ).validated()
@@ -77,10 +79,10 @@ class Rig:
             record=self.record,
         )
         self.window = MainWindow(settings, store, apikey=apikey, lanes=self.lanes, persist=False)
-        # The app's own wiring of the hotkey to the window, with a stand-in keyboard (no X server
-        # grab here) and no tray icon.
+        # The app's own wiring of the hotkey to the window, with a stand-in keyboard unless a real
+        # one is given (no X server grab here), and no tray icon.
         self.hotkey = FakeHotkey()
-        self.sources = FireSources(self.window, hotkey=self.hotkey, use_tray=False)
+        self.sources = FireSources(self.window, hotkey=hotkey or self.hotkey, use_tray=False)
         if not self.sources.start().ok:
             raise RuntimeError("the hotkey could not be bound")
         self.finished = threading.Event()
