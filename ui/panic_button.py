@@ -110,6 +110,7 @@ class PanicButton(QAbstractButton):
         self._strip_cache: _StripFonts | None = None
         self._headline_cache: dict[tuple[str, str, float, float], tuple[QFont, int, QFont, QFontMetrics]] = {}
         self._headline_hint: float | None = None
+        self._refresh_pending = False  # a progress refresh waits for the next turn
         self._background_key: tuple[object, ...] = ()
         self._background_pixmap: QPixmap | None = None
 
@@ -162,8 +163,16 @@ class PanicButton(QAbstractButton):
             self._refresh()
 
     def kill_progress(self, progress: KillProgress) -> None:
+        # A sweep's progress arrives in bursts (dozens in one event-loop turn when the UI thread
+        # was kept waiting): what the button says is worked out once per turn, for the last one.
         self._progress = progress
-        self._refresh()
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            QTimer.singleShot(0, self, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        if self._refresh_pending:
+            self._refresh()
 
     def kill_finished(self, report: CancelReport) -> None:
         self._killing = False
@@ -340,6 +349,7 @@ class PanicButton(QAbstractButton):
         self.update()
 
     def _refresh(self) -> None:
+        self._refresh_pending = False
         description = self.description()
         self.setText(self.headline())
         self.setAccessibleDescription(description)
