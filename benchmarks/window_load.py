@@ -244,7 +244,9 @@ def run(report: Report, *, quick: bool = False) -> None:
     report.add("ui_poll_max_stall_ms", polling.max_stall_ms, "ms")
     report.add("ui_sweep_max_stall_ms", sweep_stall, "ms")
     report.add("ui_reset_model_max_stall_ms", baseline.max_stall_ms, "ms")
-    report.add("ui_stall_ratio_vs_reset_model", worst / baseline.max_stall_ms, "x", Target("<", 1.0))
+    # Polls against polls: the baseline has no kill to show.
+    ratio = polling.max_stall_ms / baseline.max_stall_ms
+    report.add("ui_stall_ratio_vs_reset_model", ratio, "x", Target("<", 1.0))
     report.add("ui_first_load_max_stall_ms", first_load, "ms")
     report.add("ui_poll_cpu_ms", poll_cpu_ms, "ms")
     report.add("ui_poll_slot_cpu_ms", median(slot_cpu), "ms")
