@@ -137,10 +137,12 @@ class Presses:
         # Warm, as the kill lane is.
         self.bare.post(f"{self.sim.url}/api/v1/ping", json={"apikey": self.sim.apikey})
 
-    def _prepare(self) -> None:
+    def _prepare(self, idle_s: float = 0.0) -> None:
         self.sim.prepare()
         self.rig.finished.clear()
         self.ui.call(lambda: None)  # the UI thread has handled everything before: it is idle now
+        if idle_s:
+            time.sleep(idle_s)
         # Ask for the arrival now: the server answers once the request is there, and this thread
         # then only waits on a pipe (it takes no interpreter lock during the press).
         self.sim.send("arrival")
@@ -153,9 +155,7 @@ class Presses:
         return float(answer)
 
     def app_kill(self, press: Callable[[], list[float]], idle_s: float = 0.0) -> float:
-        self._prepare()
-        if idle_s:
-            time.sleep(idle_s)
+        self._prepare(idle_s)
         pressed = press()  # holds the press's perf_counter() by the time the request arrives
         arrived = self._arrival()
         if not self.rig.finished.wait(WAIT_S):
@@ -182,9 +182,7 @@ class Presses:
         return [t0]
 
     def baseline(self, idle_s: float = 0.0) -> float:
-        self._prepare()
-        if idle_s:
-            time.sleep(idle_s)
+        self._prepare(idle_s)
         t0 = time.perf_counter()
         self.bare.post(self.url, json=self.body).raise_for_status()
         arrived = self._arrival()
