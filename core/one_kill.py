@@ -419,6 +419,7 @@ class ServerLock:
         self.path = path
         self.server = server
         self._fd: int | None = None
+        self._file_id: tuple[int, int] = (0, 0)  # (device, inode) of the file self._fd has open
         self._held = False
 
     def acquire(self) -> bool:
@@ -440,7 +441,8 @@ class ServerLock:
         fd = self._fd
         if fd is not None:
             try:
-                if os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                now = os.stat(self.path)
+                if (now.st_dev, now.st_ino) == self._file_id:
                     return fd
             except OSError:
                 pass
@@ -448,6 +450,8 @@ class ServerLock:
             os.close(fd)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+        opened = os.fstat(fd)
+        self._file_id = (opened.st_dev, opened.st_ino)
         return fd
 
     def describe(self, kill_id: int | None, record: Path | None, trigger: str) -> None:

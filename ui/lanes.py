@@ -231,12 +231,12 @@ class Lanes(QObject):
         pressed.kill.press = press
         self._herald.arm(trigger)
         here = threading.get_ident() == self._home_ident
-        if here:
-            self._fallback.start()  # a few microseconds, and nothing to wake
-        self.kill_lane.submit(pressed.kill)
-        if here:
+        if here:  # a few microseconds, and nothing to wake
+            self._fallback.start()
             self._watch(pressed.kill)
-        else:
+        # Last: from here the kill thread needs the interpreter lock this thread holds.
+        self.kill_lane.submit(pressed.kill)
+        if not here:
             self._armed.emit(pressed.kill)
         return True
 
