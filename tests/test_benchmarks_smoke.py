@@ -20,6 +20,9 @@ FIGURES = (
     "trigger_to_wire_hotkey_ms",
     "idle_vs_warm_ratio",
     "idle_new_connections",
+    "idle_dropped_vs_warm_ratio",
+    "idle_dropped_failed_attempts",
+    "x11_press_overhead_ms",
     "verified_ms_10",
     "verified_ms_100",
     "verified_ms_1000",
@@ -37,6 +40,8 @@ FIGURES = (
     "startup_window_ms",
     "startup_first_book_ms",
     "startup_baseline_window_ms",
+    "startup_window_ratio",
+    "cli_vs_bare_ratio",
     "rss_mb_10k",
 )
 
