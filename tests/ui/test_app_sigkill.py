@@ -92,6 +92,7 @@ def wait_until(
     raise AssertionError(f"{what} did not happen within {WAIT_S:g} s")
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="SIGKILL is POSIX")
 def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks_it_interrupted(
     sim: Simulator, env: dict[str, str], tmp_path: Path
 ) -> None:
