@@ -32,6 +32,7 @@ def env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
     return app_env(tmp_path, sim)
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="SIGKILL is POSIX")
 def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks_it_interrupted(
     sim: Simulator, env: dict[str, str], tmp_path: Path
 ) -> None:
