@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
+from core.market_time import ist_when
 from core.one_kill import ServerLocks, running_now
 from core.record import KillRecord
 from ui.history_dialog import HistoryDialog, PathChooser
@@ -19,12 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def interrupted_sentence(server: str, started_at: float, now: float | None = None) -> str:
-    """What the trader reads about a kill that ended before its verdict."""
-    started = datetime.fromtimestamp(started_at)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
-    when = started.strftime("%H:%M:%S")
-    if started.date() != today.date():
-        when = started.strftime("%Y-%m-%d %H:%M:%S")
+    """What the trader reads about a kill that ended before its verdict (its time in IST)."""
+    when = ist_when(started_at, now)
     return (
         f"The kill on {server} started at {when} was interrupted before its verdict (the app was "
         "closed, stopped or crashed) — check the order book in OpenAlgo."
