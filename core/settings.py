@@ -44,6 +44,16 @@ class Settings:
     always_on_top: bool = False
     # One deadline for a whole kill: see core.kill.DEFAULT_DEADLINE_S and the README.
     deadline_s: float = 30.0
+    # Where the window was at its last close (inside its frame; width 0: never saved), and how
+    # its splitters stood: the order book's and results' height, the order book's width (0: the
+    # window's own default). ui.window_placement fits them into the screen's available area.
+    window_x: int = 0
+    window_y: int = 0
+    window_width: int = 0
+    window_height: int = 0
+    window_maximized: bool = False
+    lower_height: int = 0
+    orders_width: int = 0
 
     def validated(self) -> Settings:
         """A copy with out-of-range values pulled back into range."""
@@ -54,7 +64,16 @@ class Settings:
             poll_interval_s=min(max(self.poll_interval_s, 0.2), 60.0),
             hold_ms=min(max(self.hold_ms, 100), 5000),
             deadline_s=min(max(self.deadline_s, 1.0), 600.0),
+            window_x=min(max(self.window_x, -_MAX_PIXELS), _MAX_PIXELS),
+            window_y=min(max(self.window_y, -_MAX_PIXELS), _MAX_PIXELS),
+            window_width=min(max(self.window_width, 0), _MAX_PIXELS),
+            window_height=min(max(self.window_height, 0), _MAX_PIXELS),
+            lower_height=min(max(self.lower_height, 0), _MAX_PIXELS),
+            orders_width=min(max(self.orders_width, 0), _MAX_PIXELS),
         )
+
+
+_MAX_PIXELS = 100_000  # window geometry beyond this is not a screen, it is a damaged file
 
 
 def config_dir() -> Path:

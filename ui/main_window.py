@@ -11,24 +11,21 @@ Its stories live next to it: where the settings and the key come from and go
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -41,15 +38,18 @@ from core.record import KillRecord
 from core.report import CancelReport, KillProgress
 from core.secrets import KeyStore
 from core.settings import FiringPolicy, Settings
+from ui import button_words as words
 from ui.about import about_text, about_title
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
+from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
 from ui.past_kills import HistoryWindow, interrupted_sentence, read_interrupted
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
 from ui.settings_dialog import SettingsDialog
 from ui.settings_flow import READING_KEY, KeyLookup, SettingsFlow
+from ui.window_placement import ScreenArea, WindowPlacement, screen_area
 
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
@@ -76,11 +76,8 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
     )
 
 
-def _section(title: str, object_name: str) -> QLabel:
-    label = QLabel(title)
-    label.setObjectName(object_name)
-    label.setProperty("role", "section")
-    return label
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 class MainWindow(QMainWindow):
@@ -117,6 +114,7 @@ class MainWindow(QMainWindow):
         record: KillRecord | None = None,
         redactor: KeyRedactor | None = None,
         key_lookup: KeyLookup | None = None,
+        screen: ScreenArea = screen_area,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -152,6 +150,8 @@ class MainWindow(QMainWindow):
         self._standing_notice = notice  # e.g. why the key is kept for this session only
         self._key_lookup = key_lookup
         self._closing = False  # past the point of asking: the window is going
+        self._screen_area = screen  # the available area of the screen at a point (tests pass one)
+        self._placed = False  # shown once, so its splitters are laid out and its place is worth keeping
 
         self._build(notice)
         # The connection line shows the age of the last good update, so it ticks on its own.
@@ -240,62 +240,40 @@ class MainWindow(QMainWindow):
         self.button = PanicButton()
         self.button.set_demo(self.demo)
         self.button.fireRequested.connect(lambda: self.request_fire("button"))
-        root.addWidget(self.button, 3)
 
-        # The model filters and sorts itself (a header click calls its sort()): a sorting proxy
-        # over 10,000 rows cost over a second per poll and per click (ui.orders_model).
         self.model = OrdersModel(self)
         self.model.show_all = self.settings.show_all_orders
-        self.table = QTableView()
-        self.table.setObjectName("ordersTable")
-        self.table.setAccessibleName("ordersTable")
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        # Fixed heights and widths: no resize mode here may ask every row for its size.
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((72, 140, 44, 50, 74, 66, 52, 70, 112, 128)):
-            self.table.setColumnWidth(column, width)
-
-        self.orders_title = _section("Working orders", "ordersTitle")
-        self.show_all_toggle = QCheckBox("Show all today's orders")
-        self.show_all_toggle.setObjectName("showAllToggle")
-        self.show_all_toggle.setChecked(self.settings.show_all_orders)
+        self.orders = OrdersPane(self.model, self.settings.show_all_orders)
+        self.table = self.orders.table
+        self.orders_title = self.orders.title
+        self.show_all_toggle = self.orders.show_all_toggle
         self.show_all_toggle.toggled.connect(self._show_all_changed)
-        orders_head = QHBoxLayout()
-        orders_head.addWidget(self.orders_title)
-        orders_head.addStretch(1)
-        orders_head.addWidget(self.show_all_toggle)
-        orders_box = QWidget()
-        orders_layout = QVBoxLayout(orders_box)
-        orders_layout.setContentsMargins(0, 0, 0, 0)
-        orders_layout.addLayout(orders_head)
-        orders_layout.addWidget(self.table)
 
         self.results = ResultsPane(history=self.record is not None)
+        self.results.setMinimumWidth(340)
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)
-        results_layout.addWidget(_section("Kills this session", "resultsTitle"))
+        results_layout.addWidget(section("Kills this session", "resultsTitle"))
         results_layout.addWidget(self.results)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.setObjectName("lowerSplitter")
-        splitter.setChildrenCollapsible(False)
-        splitter.addWidget(orders_box)
-        splitter.addWidget(results_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([810, 450])
-        root.addWidget(splitter, 4)
+        # The order book keeps the width its columns need and the results take the rest; the
+        # button takes the height the two leave, and gives it up first on a short screen.
+        self.lower_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.lower_splitter.setObjectName("lowerSplitter")
+        self.lower_splitter.setChildrenCollapsible(False)
+        self.lower_splitter.addWidget(self.orders)
+        self.lower_splitter.addWidget(results_box)
+        self.lower_splitter.setStretchFactor(0, 0)
+        self.lower_splitter.setStretchFactor(1, 1)
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.setChildrenCollapsible(False)
+        self.main_splitter.addWidget(self.button)
+        self.main_splitter.addWidget(self.lower_splitter)
+        self.main_splitter.setStretchFactor(0, 1)
+        self.main_splitter.setStretchFactor(1, 0)
+        root.addWidget(self.main_splitter, 1)
 
         self.setCentralWidget(central)
         self.setTabOrder(self.button, self.table)
@@ -305,8 +283,18 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+H"), self, self.open_history)
         QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
-        self.resize(1280, 820)
+        self.placement = WindowPlacement(
+            self, self.main_splitter, self.lower_splitter, self.orders.needed_width, area=self._screen_area
+        )
+        self.placement.restore(self.settings)
         self._update_title()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 -- Qt override
+        super().showEvent(event)
+        if not self._placed:  # the first show: the layout now knows the splitters' room
+            self._placed = True
+            self.placement.lay_out_splitters()
+            self.placement.check_frame()
 
     # -- starting and stopping ----------------------------------------------------------------
 
@@ -369,6 +357,8 @@ class MainWindow(QMainWindow):
         if self._stopped:
             return
         self._stopped = True
+        if self._placed:  # where it was and how big, for the next start
+            self.setup.save(self.placement.remembered(self.settings))
         self._age_timer.stop()
         self.running.stop()
         self.setup.stop()
@@ -485,14 +475,7 @@ class MainWindow(QMainWindow):
         self._refresh_connection_bar()
         if not self._age_timer.isActive():
             self._age_timer.start()
-        if state.reachable is False or state.key_ok is False:
-            level = "bad"
-        elif state.semi_auto:
-            level = "warn"
-        elif state.reachable and state.key_ok:
-            level = "good"
-        else:
-            level = "unknown"
+        level = words.connection_level(state)
         if self.connection_bar.property("state") != level:
             self.connection_bar.setProperty("state", level)
             self.connection_bar.style().unpolish(self.connection_bar)
@@ -502,6 +485,8 @@ class MainWindow(QMainWindow):
     def _refresh_connection_bar(self) -> None:
         if self._state is not None:
             self.connection_bar.setText(self._state.describe())
+            if self._state.problem:  # the button says how old its count is
+                self._show_blast_radius()
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
@@ -515,7 +500,11 @@ class MainWindow(QMainWindow):
         self.running.finished()
         self.button.kill_finished(report)
         self.results.add_report(report, self._known)
-        self.statusBar().showMessage(report.verdict.headline)
+        # The verdict is on the button and in the pane; the status bar says where the rest is.
+        self.statusBar().showMessage(
+            f"Kill {len(self.results.reports)} took {_duration(report.elapsed_ms)}; "
+            "its report is under Kills this session."
+        )
         if report.mode in ("live", "analyze"):
             self._mode = report.mode
         self._show_blast_radius()
@@ -528,30 +517,24 @@ class MainWindow(QMainWindow):
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
         if self.lanes is None:
-            if self.setup.reading_key:
-                return "READING THE API KEY — the keyring may be waiting to be unlocked"
-            return "NO API KEY — open Settings to add one"
-        state = self._state
-        if state is None:
-            return ""
-        if state.reachable is False:
-            return "SERVER UNREACHABLE — a kill will still be tried and reported"
-        if state.key_ok is False:
-            return "KEY REJECTED — the server will refuse a kill; fix the key in Settings"
-        if state.semi_auto:
-            return "SEMI-AUTO MODE — OpenAlgo will refuse the kill; switch the account to Auto"
-        return ""
+            return words.READING_KEY if self.setup.reading_key else words.NO_KEY
+        return words.warning(self._state, self._stale_count())
+
+    def _stale_count(self) -> str:
+        return words.stale_count(self._state, self._count, time.monotonic())
 
     def _show_blast_radius(self) -> None:
         # Runs on every poll: the button repaints (antialiased, ~2 ms) only when what it says
         # changed.
-        shown = (self._count, self.settings.host, self._mode, self.warning())
+        warning = self.warning()
+        stale = self._stale_count()
+        count = None if stale else self._count  # the headline never states a stale count as now
+        shown = (count, self.settings.host, self._mode, warning)
         if shown != self._blast_radius_shown:
             self._blast_radius_shown = shown
-            self.button.set_blast_radius(self._count, self.settings.host, self._mode)
-            self.button.set_warning(shown[3])
-        count = "" if self._count is None else f" · {self._count}"
-        self.orders_title.setText(f"Working orders{count}")
+            self.button.set_blast_radius(count, self.settings.host, self._mode)
+            self.button.set_warning(warning)
+        self.orders.show_count(self._count, bool(stale))
         self._update_title()
 
     def _update_title(self) -> None:
