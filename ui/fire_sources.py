@@ -73,6 +73,7 @@ class FireSources(QObject):
         use_tray: bool = True,
         demo: bool = False,
         peer_running: Callable[[], bool] | None = None,
+        peer_check_ms: int = PEER_CHECK_MS,
         parent: QObject | None = None,
     ) -> None:
         """``peer_running()`` says whether the other kind of window is open: for a demo, a real
@@ -82,7 +83,7 @@ class FireSources(QObject):
         self._demo = demo
         self._peer_running = peer_running or (lambda: False)
         self._peer_timer = QTimer(self)
-        self._peer_timer.setInterval(PEER_CHECK_MS)
+        self._peer_timer.setInterval(peer_check_ms)
         self._peer_timer.timeout.connect(self._check_peer)
         settings: Settings = window.settings
         self.trigger = ChordTrigger(settings.firing_policy, settings.hold_ms, "hotkey", self)
