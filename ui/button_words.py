@@ -1,6 +1,6 @@
 """What the window tells a trader before anyone presses: the warning on the button, whether its
-count of working orders is fresh, and the colour of the connection line. Plain functions of the
-connection state, so each sentence is decided in one place and tested without a window."""
+count of working orders is fresh, as plain functions of the connection
+state, so each sentence is decided in one place and tested without a window."""
 
 from __future__ import annotations
 
@@ -51,14 +51,3 @@ def warning(state: ConnectionState | None, stale: str) -> str:
     if state.semi_auto:
         return SEMI_AUTO
     return f"ORDER BOOK NOT READ — {stale}" if stale else ""
-
-
-def connection_level(state: ConnectionState) -> str:
-    """The connection line's colour: good, warn, bad or unknown."""
-    if state.reachable is False or state.key_ok is False:
-        return "bad"
-    if state.semi_auto:
-        return "warn"
-    if state.reachable and state.key_ok:
-        return "good"
-    return "unknown"

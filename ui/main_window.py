@@ -6,7 +6,10 @@ shows what the lanes report through their signals. The window is built from what
 
 Its stories live next to it: where the settings and the key come from and go
 (``ui.settings_flow``), the running kill's clock and the question on closing during a kill
-(``ui.running_kill``), and the kill record's History and interrupted kills (``ui.past_kills``).
+(``ui.running_kill``), the kill record's History and interrupted kills (``ui.past_kills``), the
+confirm policy's question (``ui.confirm_step``), what the button warns of (``ui.button_words``),
+the connection line (``ui.connection_bar``), the order book's pane (``ui.orders_pane``) and where
+the window opens (``ui.window_placement``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -40,16 +43,18 @@ from core.secrets import KeyStore
 from core.settings import FiringPolicy, Settings
 from ui import button_words as words
 from ui.about import about_text, about_title
+from ui.confirm_step import ConfirmStep, question
+from ui.connection_bar import ConnectionBar
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
 from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
-from ui.past_kills import HistoryWindow, interrupted_sentence, read_interrupted
+from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_kills
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
 from ui.settings_dialog import SettingsDialog
-from ui.settings_flow import READING_KEY, KeyLookup, SettingsFlow
-from ui.window_placement import ScreenArea, WindowPlacement, screen_area
+from ui.settings_flow import KeyLookup, SettingsFlow
+from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
 
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
@@ -59,7 +64,6 @@ __all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interr
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
 
-NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
 _KNOWN_ORDERS_CAP = 50_000
 
 
@@ -74,6 +78,28 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
         deadline_s=settings.deadline_s,
         record=record,
     )
+
+
+def _header_button(text: str, name: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space on a focused header button must not fire
+    button.clicked.connect(slot)
+    return button
+
+
+def _splitter(
+    orientation: Qt.Orientation, name: str, panes: tuple[QWidget, QWidget], grows: int
+) -> QSplitter:
+    """Pane ``grows`` takes what the window gains or loses; the other keeps its size."""
+    splitter = QSplitter(orientation)
+    splitter.setObjectName(name)
+    splitter.setChildrenCollapsible(False)
+    for index, pane in enumerate(panes):
+        splitter.addWidget(pane)
+        splitter.setStretchFactor(index, 1 if index == grows else 0)
+    return splitter
 
 
 def _duration(ms: float) -> str:
@@ -120,26 +146,31 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.demo = demo
-        self._apikey = apikey
         self.record = record
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
         self.lanes: Lanes | None = None
         self.setup = SettingsFlow(
-            settings, key_store, persist=persist, settings_path=settings_path, host_locked=demo, parent=self
+            settings,
+            key_store,
+            key=apikey,
+            standing=notice,
+            persist=persist,
+            settings_path=settings_path,
+            host_locked=demo,
+            parent=self,
         )
-        self.setup.keyFound.connect(self._key_found)
-        self.setup.keyFailed.connect(self._key_failed)
-        self.setup.settingsSaved.connect(self._settings_saved)
+        self.setup.keyReady.connect(self._use_key)
+        self.setup.keyGone.connect(self._drop_lanes)
+        self.setup.applied.connect(self._settings_applied)
         self.setup.saveFailed.connect(self.statusBar().showMessage)
         # Where an export goes: QFileDialog by default; tests put a function here.
         self.choose_export_path: PathChooser = ask_save_path
         self.history = (
             HistoryWindow(record, self, lambda: self.choose_export_path) if record is not None else None
         )
-        self.interrupted: list[str] = []  # this start's sentences about kills an earlier run left
-        self.confirm_dialog: ConfirmKillDialog | None = None
+        self.confirm = ConfirmStep(self)
         self._known: dict[str, Order] = {}  # every order seen, by id: describes a kill's orders
         self._known_serial: int | None = None  # the BookChanges that _known is up to date with
         self._blast_radius_shown: tuple[object, ...] = ()  # what the button was last told
@@ -147,23 +178,20 @@ class MainWindow(QMainWindow):
         self._count: int | None = None
         self._state: ConnectionState | None = None
         self._stopped = False
-        self._standing_notice = notice  # e.g. why the key is kept for this session only
         self._key_lookup = key_lookup
         self._closing = False  # past the point of asking: the window is going
         self._screen_area = screen  # the available area of the screen at a point (tests pass one)
         self._placed = False  # shown once, so its splitters are laid out and its place is worth keeping
 
         self._build(notice)
-        # The connection line shows the age of the last good update, so it ticks on its own.
-        self._age_timer = QTimer(self)
-        self._age_timer.setInterval(1000)
-        self._age_timer.timeout.connect(self._refresh_connection_bar)
+        self.setup.notice.connect(self.show_notice)  # after _build: the notice bar exists
         self.running = RunningKill(self, self.button, self.statusBar(), lambda: self.lanes)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
-        self._report_interrupted_kills()
+        # This start's sentences about kills an earlier run left unfinished.
+        self.interrupted = show_interrupted_kills(record, self.results, self.statusBar())
 
     # -- what other parts read ----------------------------------------------------------------
 
@@ -182,6 +210,10 @@ class MainWindow(QMainWindow):
     @property
     def history_dialog(self) -> HistoryDialog | None:
         return self.history.dialog if self.history is not None else None
+
+    @property
+    def confirm_dialog(self) -> ConfirmKillDialog | None:
+        return self.confirm.dialog
 
     @property
     def close_question(self) -> QMessageBox | None:
@@ -205,30 +237,18 @@ class MainWindow(QMainWindow):
         self.demo_badge.setVisible(self.demo)
         header.addWidget(self.demo_badge)
         header.addStretch(1)
-        self.history_button = QPushButton("History…")
-        self.history_button.setObjectName("historyButton")
-        self.history_button.setToolTip("Past kills, their details, and the export for an incident report")
-        self.history_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.history_button.clicked.connect(self.open_history)
+        self.history_button = _header_button(
+            "History…", "historyButton", self.open_history, "Past kills, their details, and the export"
+        )
         self.history_button.setVisible(self.record is not None)
-        header.addWidget(self.history_button)
-        self.settings_button = QPushButton("Settings…")
-        self.settings_button.setObjectName("settingsButton")
-        self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.settings_button.clicked.connect(self.open_settings)
-        header.addWidget(self.settings_button)
-        self.about_button = QPushButton("About")
-        self.about_button.setObjectName("aboutButton")
-        self.about_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.about_button.clicked.connect(self.show_about)
-        header.addWidget(self.about_button)
+        self.settings_button = _header_button("Settings…", "settingsButton", self.open_settings)
+        self.about_button = _header_button("About", "aboutButton", self.show_about)
+        for button in (self.history_button, self.settings_button, self.about_button):
+            header.addWidget(button)
         root.addLayout(header)
 
-        self.connection_bar = QLabel("Not connected yet.")
-        self.connection_bar.setObjectName("connectionBar")
-        self.connection_bar.setAccessibleName("connectionBar")
-        self.connection_bar.setProperty("state", "unknown")
-        self.connection_bar.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.connection_bar = ConnectionBar()
+        self.connection_bar.ticked.connect(self._connection_ticked)
         root.addWidget(self.connection_bar)
 
         self.notice_bar = QLabel(notice)
@@ -259,20 +279,9 @@ class MainWindow(QMainWindow):
 
         # The order book keeps the width its columns need and the results take the rest; the
         # button takes the height the two leave, and gives it up first on a short screen.
-        self.lower_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.lower_splitter.setObjectName("lowerSplitter")
-        self.lower_splitter.setChildrenCollapsible(False)
-        self.lower_splitter.addWidget(self.orders)
-        self.lower_splitter.addWidget(results_box)
-        self.lower_splitter.setStretchFactor(0, 0)
-        self.lower_splitter.setStretchFactor(1, 1)
-        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.main_splitter.setObjectName("mainSplitter")
-        self.main_splitter.setChildrenCollapsible(False)
-        self.main_splitter.addWidget(self.button)
-        self.main_splitter.addWidget(self.lower_splitter)
-        self.main_splitter.setStretchFactor(0, 1)
-        self.main_splitter.setStretchFactor(1, 0)
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.lower_splitter = _splitter(horizontal, "lowerSplitter", (self.orders, results_box), grows=1)
+        self.main_splitter = _splitter(vertical, "mainSplitter", (self.button, self.lower_splitter), grows=0)
         root.addWidget(self.main_splitter, 1)
 
         self.setCentralWidget(central)
@@ -304,40 +313,13 @@ class MainWindow(QMainWindow):
         if self.lanes is not None:
             self.lanes.start()
             return
-        if self._apikey:
-            self._use_key(self._apikey)
-            return
-        if self._key_lookup is not None:
-            self._read_key(self._key_lookup)
-            return
-        self._show_no_key()
-        self.open_settings()
-
-    def _read_key(self, lookup: KeyLookup) -> None:
-        """Find the key on a worker thread: the OS keyring may wait minutes on an unlock prompt,
-        and the window, the hotkey and the tray must answer meanwhile."""
-        self.show_notice(READING_KEY)
-        self.setup.read_key(lookup)
-        self._show_blast_radius()
-
-    def _key_found(self, key: str | None, notice: str) -> None:
-        self._standing_notice = " ".join(n for n in (self._standing_notice, notice) if n)
-        if self._stopped:
-            return
-        if not key:
-            self._show_no_key()
-            self.open_settings()
-            return
-        self.show_notice(self._standing_notice)
-        self._use_key(key)
-
-    def _key_failed(self, sentence: str) -> None:
-        self.show_notice(sentence)
+        self.setup.start(self._key_lookup)
         self._show_blast_radius()
 
     def _use_key(self, key: str) -> None:
         """Poll (and fire) with ``key``: start the lanes, or point the running ones at it."""
-        self._apikey = key
+        if self._stopped:
+            return
         self.redactor.add(key)
         if self.record is not None:
             self.record.secret = key
@@ -358,13 +340,13 @@ class MainWindow(QMainWindow):
             return
         self._stopped = True
         if self._placed:  # where it was and how big, for the next start
-            self.setup.save(self.placement.remembered(self.settings))
-        self._age_timer.stop()
+            self.setup.keep(self.placement.remembered(self.settings), WINDOW_FIELDS)
+        self.connection_bar.stop()
         self.running.stop()
         self.setup.stop()
-        for dialog in (self.confirm_dialog, self.history_dialog):
-            if dialog is not None:
-                dialog.reject()
+        self.confirm.close()
+        if self.history_dialog is not None:
+            self.history_dialog.reject()
         if self.lanes is not None:
             if self.lanes.kill_in_flight:  # closed without asking (a signal, the app quitting)
                 self.lanes.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
@@ -402,37 +384,20 @@ class MainWindow(QMainWindow):
                     "is an unlock prompt waiting?"
                 )
                 return
-            self._show_no_key()
-            self.open_settings()
+            self.setup.ask_for_key()
+            self._show_blast_radius()
             return
         self.lanes.fire(trigger)
 
     def request_fire(self, trigger: str) -> None:
-        """Fire as the firing policy says: the confirm policy asks first."""
-        if self.settings.firing_policy is not FiringPolicy.CONFIRM or self.lanes is None:
+        """Fire as the firing policy says: the confirm policy asks first (but joining a running
+        kill needs no confirmation)."""
+        lanes = self.lanes
+        if self.settings.firing_policy is not FiringPolicy.CONFIRM or lanes is None or lanes.kill_in_flight:
             self.fire(trigger)
             return
-        if self.lanes.kill_in_flight:  # joining a running kill needs no confirmation
-            self.fire(trigger)
-            return
-        if self.confirm_dialog is not None and self.confirm_dialog.isVisible():
-            self.confirm_dialog.raise_()
-            self.confirm_dialog.activateWindow()
-            return
-        mode = {"live": "LIVE — real orders at the broker", "analyze": "ANALYZE — OpenAlgo's sandbox"}
-        what = (
-            f"{self.button.headline().capitalize()} on {self.settings.host} "
-            f"({mode.get(self._mode, 'mode not known yet')})?"
-        )
-        dialog = ConfirmKillDialog(what, self)
-        dialog.accepted.connect(lambda: self.fire(trigger))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.finished.connect(self._confirm_closed)
-        self.confirm_dialog = dialog
-        dialog.open()
-
-    def _confirm_closed(self) -> None:
-        self.confirm_dialog = None
+        what = question(self.button.headline(), self.settings.host, self._mode)
+        self.confirm.ask(what, lambda: self.fire(trigger))
 
     # -- lanes ------------------------------------------------------------------------------------
 
@@ -472,21 +437,12 @@ class MainWindow(QMainWindow):
         self._state = state
         if state.mode in ("live", "analyze"):
             self._mode = state.mode
-        self._refresh_connection_bar()
-        if not self._age_timer.isActive():
-            self._age_timer.start()
-        level = words.connection_level(state)
-        if self.connection_bar.property("state") != level:
-            self.connection_bar.setProperty("state", level)
-            self.connection_bar.style().unpolish(self.connection_bar)
-            self.connection_bar.style().polish(self.connection_bar)
+        self.connection_bar.show_state(state)
         self._show_blast_radius()
 
-    def _refresh_connection_bar(self) -> None:
-        if self._state is not None:
-            self.connection_bar.setText(self._state.describe())
-            if self._state.problem:  # the button says how old its count is
-                self._show_blast_radius()
+    def _connection_ticked(self) -> None:
+        if self._state is not None and self._state.problem:  # the button says how old its count is
+            self._show_blast_radius()
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
@@ -542,34 +498,19 @@ class MainWindow(QMainWindow):
         title = f"{APP_NAME} — {self.settings.host}" + (f" ({mode})" if mode else "")
         self.setWindowTitle(("DEMO — " if self.demo else "") + title)
 
-    def _show_no_key(self) -> None:
-        self.show_notice(" ".join(n for n in (self._standing_notice, NO_KEY) if n))
-        self._show_blast_radius()
-
     def show_notice(self, sentence: str) -> None:
         self.notice_bar.setText(sentence)
         self.notice_bar.setVisible(bool(sentence))
+        self._show_blast_radius()  # the button's warning follows the key: reading, missing, found
 
     def notice(self) -> str:
         return self.notice_bar.text() if self.notice_bar.isVisible() else ""
 
     def _show_all_changed(self, value: bool) -> None:
         self.model.show_all = value
-        self.setup.save(replace(self.settings, show_all_orders=value))
+        self.setup.keep(replace(self.settings, show_all_orders=value), ("show_all_orders",))
 
     # -- the record -----------------------------------------------------------------------------
-
-    def _report_interrupted_kills(self) -> None:
-        """Tell the trader about each kill an earlier run began but never finished."""
-        sentences, problem = read_interrupted(self.record)
-        if problem:
-            self.statusBar().showMessage(problem)
-            return
-        for sentence in sentences:
-            self.interrupted.append(sentence)
-            self.results.add_notice(sentence)
-        if self.interrupted:
-            self.statusBar().showMessage(self.interrupted[-1])
 
     def open_history(self) -> None:
         """Open the kill history (non-modal); raise it if already open."""
@@ -583,11 +524,17 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """Open the settings dialog (window-modal, non-blocking); raise it if already open."""
-        self.setup.open(self._apikey, self.notice())
+        self.setup.open()
 
-    def _settings_saved(self, old: Settings, new: Settings, key: str | None, store_changed: bool) -> None:
-        if self._stopped:
-            return
+    def _drop_lanes(self) -> None:
+        """Stop talking to the old server with the old key (a new server's key is looked up)."""
+        if self.lanes is not None:
+            self.lanes.stop()
+            self.lanes.deleteLater()
+            self.lanes = None
+        self._show_blast_radius()
+
+    def _settings_applied(self, old: Settings, new: Settings) -> None:
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if new.host != old.host:
             self._known.clear()
@@ -595,18 +542,5 @@ class MainWindow(QMainWindow):
             self._count = None
             self._mode = "unknown"
             self.model.update(())
-        if key:
-            self.show_notice("" if store_changed else self._standing_notice)
-            self._use_key(key)
-        else:
-            # A new server and no key typed: stop talking to the old one with the old key, and
-            # read the new server's key from the store off the UI thread.
-            if self.lanes is not None:
-                self.lanes.stop()
-                self.lanes.deleteLater()
-                self.lanes = None
-            self._apikey = None
-            self.show_notice(READING_KEY)
-            self.setup.read_key_for(new.host)
         self._show_blast_radius()
         self.settingsChanged.emit(new)

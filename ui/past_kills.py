@@ -8,12 +8,13 @@ import sqlite3
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QStatusBar, QWidget
 
 from core.market_time import ist_when
 from core.one_kill import ServerLocks, running_now
 from core.record import KillRecord
 from ui.history_dialog import HistoryDialog, PathChooser
+from ui.results_pane import ResultsPane
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,19 @@ class HistoryWindow(QObject):
         dialog.deleteLater()
 
 
-def read_interrupted(record: KillRecord | None) -> tuple[list[str], str]:
-    """(sentences about interrupted kills, a status-bar sentence if the record could not be read)."""
+def show_interrupted_kills(record: KillRecord | None, results: ResultsPane, status: QStatusBar) -> list[str]:
+    """Tell the trader, above the results and in the status bar, about each kill an earlier run
+    began but never finished; the sentences said."""
     if record is None:
-        return [], ""
+        return []
     try:
-        return announce_interrupted_kills(record), ""
+        sentences = announce_interrupted_kills(record)
     except sqlite3.Error:
         log.exception("could not read the kill record at start-up")
-        return [], "The kill record could not be read; past kills are not shown."
+        status.showMessage("The kill record could not be read; past kills are not shown.")
+        return []
+    for sentence in sentences:
+        results.add_notice(sentence)
+    if sentences:
+        status.showMessage(sentences[-1])
+    return sentences

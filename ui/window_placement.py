@@ -24,6 +24,17 @@ MINIMUM_SIZE = QSize(960, 600)
 ASSUMED_FRAME = QMargins(4, 34, 4, 4)
 DEFAULT_LOWER_HEIGHT = 360  # the order book and results; the button takes what is left
 
+WINDOW_FIELDS = (
+    "window_x",
+    "window_y",
+    "window_width",
+    "window_height",
+    "window_maximized",
+    "lower_height",
+    "orders_width",
+)
+"""The ``Settings`` fields this module keeps."""
+
 ScreenArea = Callable[[QPoint], QRect]
 """The available area (without panels and docks) of the screen that holds a point."""
 

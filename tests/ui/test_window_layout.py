@@ -229,3 +229,31 @@ def test_the_window_is_never_made_smaller_than_its_minimum_unless_the_screen_is(
     assert fit(DESKTOP, QRect(0, 0, 300, 200)).size() == MINIMUM_SIZE
     tiny = QRect(0, 0, 800, 560)
     assert tiny.contains(framed(fit(tiny, None)))
+
+
+def test_closing_a_window_opened_on_a_one_off_server_keeps_the_saved_server(
+    window_on: WindowOn, tmp_path: Path
+) -> None:
+    path = tmp_path / "settings.json"
+    settings_store.save(Settings(host="http://10.0.0.5:5000"), path)
+    # As `killswitch --host URL` opens it: that server for this run only.
+    window = window_on(DESKTOP, Settings(host="http://127.0.0.1:7777"), path=path)
+    window.show_all_toggle.setChecked(True)
+
+    window.close()
+
+    assert settings_store.saved_host(path) == "http://10.0.0.5:5000"
+    saved = settings_store.load(path)
+    assert saved.show_all_orders and saved.window_width == window.width()
+
+
+def test_closing_a_window_never_set_up_saves_no_server_for_the_command_line(
+    window_on: WindowOn, tmp_path: Path
+) -> None:
+    path = tmp_path / "settings.json"
+    window = window_on(DESKTOP, path=path)
+
+    window.close()
+
+    assert settings_store.load(path).window_width == window.width()
+    assert settings_store.saved_host(path) is None  # cancel-all still refuses to guess a server
