@@ -6,7 +6,6 @@ that finds the demo holding it takes it once the demo lets go); and the demo tak
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from core import instance
 from core.secrets import SessionKeyStore
 from core.settings import Settings
-from tests.ui.app_process import FOREIGN, REPO, WAIT_S
+from tests.ui.app_process import REPO, WAIT_S, private_env
 from ui.fire_sources import DEMO_DEFERS, DEMO_HOLDS, DEMO_NO_TRIGGER, FireSources
 from ui.hotkey import FakeHotkey
 from ui.main_window import MainWindow
@@ -35,16 +34,7 @@ CHECK_MS = 50
 
 @pytest.fixture
 def demo_env(tmp_path: Path) -> dict[str, str]:
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    base = {k: v for k, v in os.environ.items() if k not in FOREIGN}
-    return base | {
-        "QT_QPA_PLATFORM": "offscreen",
-        "KILLSWITCH_CONFIG_DIR": str(tmp_path / "config"),
-        "KILLSWITCH_DATA_DIR": str(tmp_path / "data"),
-        "KILLSWITCH_RUNTIME_DIR": str(runtime),
-        "HOME": str(tmp_path / "home"),
-    }
+    return private_env(tmp_path)
 
 
 def test_a_second_demo_brings_the_first_forward_and_exits(demo_env: dict[str, str]) -> None:
