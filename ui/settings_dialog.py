@@ -51,7 +51,7 @@ HOTKEY_HELP = (
 
 NO_KEY_TO_TEST = "No API key is stored for this server: paste it in the API key field to test it."
 KEY_IN_USE = "A key is in use for this server; leave empty to keep it"
-KEY_NEEDED = "Paste the API key for this server (empty: use the one stored for it, if any)"
+KEY_NEEDED = "Paste this server's key, or leave empty for its stored key"
 DEMO_HOST = "The demo runs on its built-in simulator; its server cannot be changed."
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
