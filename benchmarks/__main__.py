@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from benchmarks.figures import Report
 
-SECTIONS = ("wire", "verified", "window", "startup")
+SECTIONS = ("wire", "verified", "steps", "fanout", "window", "startup")
 
 
 def _section(name: str) -> Callable[..., None]:
@@ -31,6 +31,14 @@ def _section(name: str) -> Callable[..., None]:
         from benchmarks import verified
 
         return verified.run
+    if name == "steps":
+        from benchmarks import steps
+
+        return steps.run
+    if name == "fanout":
+        from benchmarks import fanout
+
+        return fanout.run
     if name == "window":
         from benchmarks import window_load
 

@@ -19,22 +19,20 @@ import getpass
 import json
 import os
 import signal
-import sqlite3
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from core import APP_NAME, __version__
 from core import settings as settings_store
-from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
-from core.kill import DEFAULT_DEADLINE_S, KillSwitch, deadline_problem
-from core.report import EXIT_INTERRUPTED_SIGINT, EXIT_INTERRUPTED_SIGTERM, CancelReport
+from core.client import normalise_host
+from core.kill import DEFAULT_DEADLINE_S, deadline_problem
+from core.report import EXIT_INTERRUPTED_SIGINT, CancelReport
+from core.usage import UsageError
 
 if TYPE_CHECKING:  # imported where used: `simulate` and `set-key` need none of them
-    from core.one_kill import OneKill, RunningKill
-    from core.record import KillRecord
+    pass
 
 EXIT_USAGE = 2
 ENV_KEY = "OPENALGO_API_KEY"
@@ -43,14 +41,6 @@ ENV_HOST = "OPENALGO_HOST"
 SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
 # How much longer than the kill deadline to wait for a window's verdict before calling it unverified.
 WINDOW_GRACE_S = 30.0
-# How much longer than the kill deadline this process waits for its own kill's verdict.
-SHUTDOWN_GRACE_S = 1.0
-RECORD_WRITE_GRACE_S = 2.0  # after the verdict, for the record to be written before this process ends
-SURFACE = "command line"  # how this process names itself in the record's announcements
-
-
-class UsageError(Exception):
-    """Bad input from the command line or configuration; the message is for the user."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,8 +62,8 @@ environment:
   {ENV_HOST}      the server for cancel-all, trigger and set-key when --host is not given
   {ENV_KEY}   the API key for cancel-all and trigger (scripts); never stored
 
-exit status of cancel-all and trigger: 0 flat, 1 orders remain or unverified, 2 usage or
-configuration error, 3 refused by the server, 4 unreachable, 130 Ctrl+C, 143 SIGTERM.""",
+exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or unverified,
+2 usage or configuration error, 3 refused by the server, 4 unreachable, 130 Ctrl+C, 143 SIGTERM.""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
@@ -119,7 +109,30 @@ configuration error, 3 refused by the server, 4 unreachable, 130 Ctrl+C, 143 SIG
         cmd.add_argument(
             "--host",
             metavar="URL",
-            help=f"OpenAlgo URL (default: ${ENV_HOST}, else the server saved in the window's Settings)",
+            action="append",
+            help=f"an OpenAlgo server; give it again for more servers, all killed at once (default: "
+            f"${ENV_HOST}, else the server saved in the window's Settings)",
+        )
+        cmd.add_argument(
+            "--all", action="store_true", help="every server saved in the window's Settings (and enabled)"
+        )
+        cmd.add_argument(
+            "--flatten",
+            action="store_true",
+            help="also close every open position, once the orders are verified cancelled",
+        )
+        cmd.add_argument(
+            "--guard",
+            type=float,
+            metavar="SECONDS",
+            help="then hold the account flat that long: cancel every new order (and, with --flatten, "
+            "close every new position) as it appears",
+        )
+        cmd.add_argument(
+            "--halt",
+            action="store_true",
+            help="then switch a live server to analyze mode, so new orders from any source go to "
+            "OpenAlgo's sandbox, not the broker (read back to prove it)",
         )
         cmd.add_argument("--strategy", help="label sent to OpenAlgo's logs (default: KillSwitch)")
         cmd.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -222,170 +235,31 @@ def resolve_key(host: str) -> str:
     return key
 
 
-_CHECK_THE_BOOK = "some orders may have been cancelled and others not — check the order book in OpenAlgo."
-
-
-class _TerminatedError(Exception):
-    """SIGTERM arrived while this process waited for its kill."""
-
-
-def run_headless_kill(
-    host: str,
-    apikey: str,
-    strategy: str,
-    deadline_s: float,
-    trigger: str = "command line",
-    on_progress: Callable[[str], None] | None = None,
-    err: TextIO | None = None,
-) -> tuple[CancelReport, int]:
-    """Fire a kill from this process, recorded like the window's, and wait for its verdict.
-
-    Returns the report and the exit status: the verdict's, or 130/143 when Ctrl+C or SIGTERM
-    stopped the wait (the report is then the kill's report so far, marked interrupted in the
-    record at once). A kill still running at its deadline plus a second is reported as it stands.
-    """
-    from core.one_kill import OneKill, ServerLocks
-    from core.record import KillRecord
-
-    err = err or sys.stderr
-    record: KillRecord | None
-    try:
-        record = KillRecord(secret=apikey)
-    except (OSError, sqlite3.Error) as exc:  # a broken disk must never stop a kill
-        print(f"killswitch: this kill will not be recorded ({exc})", file=err)
-        record = None
-    http = make_http_client()
-    client = OpenAlgoClient(host, apikey, http, strategy=strategy)
-    switch = KillSwitch(
-        client,
-        deadline_s=deadline_s,
-        on_progress=(lambda p: on_progress(p.text)) if on_progress else None,
-    )
-    locks = ServerLocks((record.path.parent if record is not None else settings_store.data_dir()) / "locks")
-    one = OneKill(switch, record=record, locks=locks)
-    if record is not None:
-        announce_interrupted(record, one, err)
-    press = one.press(trigger)
-    worker = threading.Thread(target=one.run, args=(press.kill,), name="kill", daemon=True)
-    previous = _raise_on_sigterm()
-    code: int | None = None
-    abandoned = False
-    try:
-        worker.start()
-        report = _wait(press.kill, deadline_s + SHUTDOWN_GRACE_S)
-        if report is None:
-            abandoned = True
-            report = one.interrupt(
-                f"The kill had no verdict when its {deadline_s:g} s deadline passed; the server "
-                "may still be working on it — check the order book in OpenAlgo.",
-                interrupted=False,
-            ) or press.kill.wait(0)
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED_SIGINT
-        report = one.interrupt(f"Interrupted by Ctrl+C before the verdict: {_CHECK_THE_BOOK}")
-    except _TerminatedError:
-        code = EXIT_INTERRUPTED_SIGTERM
-        report = one.interrupt(f"Stopped by SIGTERM before the verdict: {_CHECK_THE_BOOK}")
-    finally:
-        _restore_sigterm(previous)
-    assert report is not None
-    if code is None and not abandoned:
-        # The verdict is in; the worker is writing it to the record (milliseconds). Then close
-        # the client and the record. A worker still stuck at the deadline is left behind.
-        worker.join(RECORD_WRITE_GRACE_S)
-        http.close()
-        if record is not None:
-            record.close()
-    return report, report.exit_code if code is None else code
-
-
-def _wait(kill: RunningKill, timeout: float) -> CancelReport | None:
-    """Wait for the kill's verdict in short steps, so Ctrl+C and SIGTERM are handled at once on
-    every platform."""
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        if kill.done.wait(min(0.1, max(0.0, ends - time.monotonic()))):
-            return kill.report
-    return kill.report
-
-
-def _raise_on_sigterm() -> object:
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum: int, frame: object) -> None:
-        raise _TerminatedError
-
-    return signal.signal(signal.SIGTERM, handler)
-
-
-def _restore_sigterm(previous: object) -> None:
-    if previous is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
-
-
-def announce_interrupted(record: KillRecord, one: OneKill, err: TextIO) -> None:
-    """Name, once, each earlier kill that was interrupted before its verdict."""
-    try:
-        record.mark_interrupted(one.still_running)
-        kills = record.unannounced_interruptions(SURFACE)
-        for kill in kills:
-            print(f"note: {interrupted_sentence(kill.server, kill.started_at)}", file=err)
-        record.mark_announced((k.kill_id for k in kills), SURFACE)
-    except sqlite3.Error:
-        pass  # the record is a help here, never a reason to stop
-
-
-def interrupted_sentence(server: str, started_at: float) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started_at))
-    return (
-        f"the kill on {server} started at {when} was interrupted before its verdict — "
-        "some orders may still be working there: check the order book in OpenAlgo."
-    )
-
-
 def cancel_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    host = resolve_host(args.host)
-    deadline = resolve_deadline(args.deadline)
-    saved = settings_store.load()
-    strategy = (args.strategy or saved.strategy).strip() or saved.strategy
-    apikey = resolve_key(host)
-    if not host.startswith("https://") and not is_loopback(host):
-        print(
-            f"warning: the API key is being sent over plain http:// to {host}; use https:// "
-            "unless this is a private network you trust.",
-            file=err,
-        )
-    started = time.monotonic()
-    progress = (
-        None
-        if args.json
-        else (lambda text: print(f"  … {time.monotonic() - started:4.1f} s  {text}", file=err, flush=True))
-    )
-    report, code = run_headless_kill(host, apikey, strategy, deadline, "command line", progress, err)
-    if args.json:
-        document = report.to_json()
-        document["exit_code"] = code
-        json.dump(document, out, indent=2)
-        out.write("\n")
-    else:
-        print_report(report, out)
-    out.flush()
-    return code
+    from core import cli_kill
+
+    return cli_kill.cancel_all(args, out, err)
 
 
 def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fire the running window and print its verdict; with no window (or one that cannot fire),
     run the kill here exactly as ``cancel-all`` does."""
+    from core.cli_kill import resolve_scope
     from core.instance import ask_window_to_fire
 
-    host = resolve_host(args.host) if args.host is not None else None
+    hosts = [resolve_host(h) for h in args.host] if args.host else None
     saved = settings_store.load()
     deadline = resolve_deadline(args.deadline)
+    scope = resolve_scope(args)
     if not args.json:
         print("  … asking the running window to fire", file=err)
     try:
-        reply = ask_window_to_fire(max(deadline, saved.deadline_s) + WINDOW_GRACE_S, host=host)
+        reply = ask_window_to_fire(
+            max(deadline, saved.deadline_s, scope.guard_s + deadline) + WINDOW_GRACE_S,
+            hosts=hosts,
+            scope=scope.to_json() if scope != type(scope)() else None,
+            every=bool(getattr(args, "all", False)),
+        )
     except KeyboardInterrupt:
         sentence = "Stopped waiting by Ctrl+C; the window's kill goes on and its verdict will show there."
         if args.json:

@@ -27,20 +27,27 @@ import httpx
 from core import __version__
 from core.net_errors import classify_exception
 from core.orders import Order
+from core.positions import Position
 from core.replies import (
     AnalyzerStatus,
     ApiError,
     CancelAllResult,
     CancelResult,
+    ClosePositionsResult,
     ErrorKind,
     OrderBook,
     Pong,
+    PositionBook,
+    SmartOrderResult,
     interpret,
     read_analyzer,
     read_cancel,
     read_cancel_all,
+    read_close_positions,
     read_orderbook,
     read_ping,
+    read_positionbook,
+    read_smart_order,
     redact,
 )
 
@@ -222,6 +229,43 @@ class OpenAlgoClient:
         to reuse last poll's unchanged orders)."""
         body = self._call("orderbook", {}, within=within)
         return body if isinstance(body, ApiError) else read_orderbook(body, parse_row)
+
+    def close_positions(self, *, within: float | None = None) -> ClosePositionsResult | ApiError:
+        """``closeposition``: square off every open position of the account (a log label, not a
+        filter). Its success says nothing about each position: read the position book."""
+        body = self._call("closeposition", {"strategy": self.strategy}, within=within)
+        return body if isinstance(body, ApiError) else read_close_positions(body, self._apikey)
+
+    def positionbook(self, *, within: float | None = None) -> PositionBook | ApiError:
+        body = self._call("positionbook", {}, within=within)
+        return body if isinstance(body, ApiError) else read_positionbook(body)
+
+    def close_position(
+        self, position: Position, *, within: float | None = None
+    ) -> SmartOrderResult | ApiError:
+        """``placesmartorder`` moving one symbol/exchange/product's net position to 0.
+
+        ``quantity`` is always 0: when the position is already flat (another close got there
+        first), some broker modules fall back to the request's own action and quantity and place
+        a new order -- with 0 there is nothing to place."""
+        fields = {
+            "strategy": self.strategy,
+            "exchange": position.exchange,
+            "symbol": position.symbol,
+            "action": position.closing_action,
+            "quantity": 0,
+            "position_size": 0,
+            "product": position.product,
+            "pricetype": "MARKET",
+        }
+        body = self._call("placesmartorder", fields, within=within)
+        return body if isinstance(body, ApiError) else read_smart_order(body, self._apikey)
+
+    def set_analyze_mode(self, on: bool, *, within: float | None = None) -> AnalyzerStatus | ApiError:
+        """``analyzer/toggle``: switch the whole server to analyze (sandbox) or live mode. What it
+        answers is a claim; :meth:`analyzer` reads the mode back."""
+        body = self._call("analyzer/toggle", {"mode": on}, within=within)
+        return body if isinstance(body, ApiError) else read_analyzer(body)
 
     def ping(self, *, within: float | None = None) -> Pong | ApiError:
         body = self._call("ping", {}, within=within)

@@ -8,11 +8,12 @@ Protocol: one JSON object per line, each way.
 
 * ``{"cmd": "show"}`` -> ``{"ok": true, "host": "http://..."}``: bring the window forward; ``host``
   is the server the window is on (absent while it has none).
-* ``{"cmd": "fire", "trigger": "command line", "host": "http://..."}`` (``host`` optional) ->
-  ``{"accepted": true}`` at once, then the verdict when the kill is over:
-  ``CancelReport.to_json()`` plus ``"summary"`` and ``"headline"``. A window that cannot fire
-  (no server or key set up, or connected to a different server than ``host``) answers
-  ``{"error": "<one sentence>"}`` instead of accepting.
+* ``{"cmd": "fire", "trigger": "command line", "hosts": ["http://...", ...], "scope": {...}}``
+  (``hosts``, ``scope`` optional; ``host`` with one URL is also understood) -> ``{"accepted": true}``
+  at once, then the verdict when the kill is over: ``CancelReport.to_json()`` plus ``"summary"``
+  and ``"headline"`` for one server, ``PressReport.to_json()`` for several. A window that cannot
+  fire (no server or key set up, on other servers than ``hosts``, set to another kill scope than
+  ``scope``) answers ``{"error": "<one sentence>"}`` instead of accepting.
 
 The early ``accepted`` line tells a live window from a hung one: a frozen UI thread still lets the
 operating system accept the connection, but never answers, and the caller must not wait a whole
@@ -121,6 +122,9 @@ def ask_window_to_fire(
     *,
     trigger: str = "command line",
     host: str | None = None,
+    hosts: list[str] | None = None,
+    scope: dict[str, Any] | None = None,
+    every: bool = False,
     name: str | None = None,
     accept_timeout_s: float = ACCEPT_TIMEOUT_S,
 ) -> Message | None:
@@ -133,8 +137,15 @@ def ask_window_to_fire(
     within ``timeout_s`` yields an ``unverified`` reply: the kill may still be running there.
     """
     message: Message = {"cmd": "fire", "trigger": trigger}
-    if host:
-        message["host"] = host
+    named = hosts if hosts else ([host] if host else [])
+    if len(named) == 1:
+        message["host"] = named[0]  # what a window of the previous version understands
+    if named:
+        message["hosts"] = named
+    if scope is not None:
+        message["scope"] = scope
+    if every:
+        message["all"] = True
     try:
         conversation = _Conversation.open(name or server_name(), accept_timeout_s)
     except OSError:

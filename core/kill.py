@@ -23,18 +23,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from core.client import Exchange, OpenAlgoClient
+from core.flatten import Flatten
 from core.orders import Order, text
-from core.replies import ApiError, CancelAllResult, CancelFailure, ErrorKind, OrderBook
+from core.pacing import ORDER_RATE_LIMIT, RateLimiter
+from core.positions import Position
+from core.replies import ApiError, CancelAllResult, CancelFailure, ErrorKind, OrderBook, PositionBook
 from core.report import CancelReport, KillProgress, Verdict
+from core.scope import KillScope
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE_S = 30.0
 MIN_DEADLINE_S = 1.0
 MAX_DEADLINE_S = 600.0
-ORDER_RATE_LIMIT = 10  # OpenAlgo's ORDER_RATE_LIMIT default: cancelorder, per second
 BOOK_RETRY_DELAYS_S = (0.1, 0.3, 0.6, 1.0)  # an unreadable book is read again this often
 
 
@@ -48,68 +52,6 @@ def deadline_problem(seconds: float) -> str | None:
             f"not {seconds:g}."
         )
     return None
-
-
-class RateLimiter:
-    """At most ``limit`` requests in any moving window of ``window`` seconds, as the server counts.
-
-    The server stamps a request when it arrives, which is some time after we send it and before
-    its reply reaches us. So a slot is stamped when it is taken and stamped again when the reply
-    comes back (:meth:`Slot.settle`): the window is counted from a moment no earlier than the
-    arrival, and the sweep runs close to the limit without tripping it, however the network (or
-    a loaded machine) delays an individual request.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float = 1.0,
-        margin: float = 0.02,
-        *,
-        clock: Callable[[], float] = time.perf_counter,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.limit = max(1, limit)
-        self.window = window + margin
-        self._clock = clock
-        self._sleep = sleep
-        self._slots: list[Slot] = []
-        self._lock = threading.Lock()
-
-    def acquire(self, deadline: float) -> Slot | None:
-        """Wait for a slot; None when the deadline comes first."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._slots = [s for s in self._slots if s.stamp > now - self.window]
-                if len(self._slots) < self.limit:
-                    slot = Slot(self._clock, now)
-                    self._slots.append(slot)
-                    return slot
-                wait = min(s.stamp for s in self._slots) + self.window - now
-            if now + wait > deadline:
-                return None
-            self._sleep(max(wait, 0.001))
-
-    def penalise(self) -> None:
-        """The server said 429: treat the window as full from now."""
-        with self._lock:
-            now = self._clock()
-            self._slots = [Slot(self._clock, now) for _ in range(self.limit)]
-
-
-class Slot:
-    """One request's place in the rate window."""
-
-    __slots__ = ("_clock", "stamp")
-
-    def __init__(self, clock: Callable[[], float], stamp: float) -> None:
-        self._clock = clock
-        self.stamp = stamp
-
-    def settle(self) -> None:
-        """The reply is back, so the request arrived no later than now."""
-        self.stamp = self._clock()
 
 
 ProgressCallback = Callable[[KillProgress], None]
@@ -134,9 +76,11 @@ class KillSwitch:
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: ProgressCallback | None = None,
+        scope: KillScope | None = None,
     ) -> None:
         self.client = client
         self.deadline_s = deadline_s
+        self.scope = scope if scope is not None else KillScope()
         self.sweep_workers = max(1, sweep_workers)
         self.max_rounds = max(1, max_rounds)
         self.on_progress = on_progress
@@ -498,7 +442,63 @@ class _KillRun:
             remaining, remaining_verified = self.last_seen_working(), False
             verified_ms = None
             verdict = self.unproven_verdict()
-        return self.build(verdict, remaining, remaining_verified, missing, extra, verified_ms, False)
+        report = self.build(verdict, remaining, remaining_verified, missing, extra, verified_ms, False)
+        if self.switch.scope.close_positions:
+            report = self.close_positions(report)
+        return report
+
+    def close_positions(self, report: CancelReport) -> CancelReport:
+        """The positions step (``core.flatten``), only after the orders are verified flat:
+        closing positions while orders can still fill would re-open them."""
+        if report.verdict is not Verdict.FLAT:
+            return replace(
+                report,
+                flatten_skipped=(
+                    "Positions were not closed: the order book was not verified flat, and closing "
+                    "positions while orders can still fill would re-open them."
+                ),
+                open_positions=self.positions_now(),
+            )
+        flat_ms = report.trigger_to_verified_ms
+        step = Flatten(
+            self.client,
+            self.deadline,
+            clock=self.clock,
+            sleep=self.sleep,
+            on_progress=lambda text_: self.progress("flattening", text_),
+        )
+        result = step.run()
+        errors = tuple(dict.fromkeys((*report.errors, *result.errors)))
+        verdict, remaining, message = Verdict.FLAT, report.remaining, report.message
+        if result.outcome == "closed" and result.working_orders:
+            verdict, remaining = Verdict.ORDERS_REMAIN, result.working_orders
+        elif result.outcome == "remain":
+            verdict, remaining = Verdict.POSITIONS_REMAIN, result.working_orders
+        elif result.outcome == "refused":
+            verdict = Verdict.REFUSED
+            message = result.refusal.sentence if result.refusal is not None else result.message
+        elif result.outcome in ("unverified", "unreachable"):
+            verdict = Verdict.UNVERIFIED  # the order step reached the server: something may have run
+        verified_ms = self.ms_since_trigger() if verdict is Verdict.FLAT else flat_ms
+        return replace(
+            report,
+            verdict=verdict,
+            message=message,
+            remaining=remaining,
+            errors=errors,
+            flatten=result,
+            trigger_to_verified_ms=verified_ms if verdict is Verdict.FLAT else None,
+            elapsed_ms=self.ms_since_trigger(),
+            exchanges=tuple(self.exchanges),
+        )
+
+    def positions_now(self) -> tuple[Position, ...]:
+        """The open positions, for a report that could not close them (one quick read)."""
+        left = self.left()
+        if left <= 0:
+            return ()
+        book = self.client.positionbook(within=min(left, 5.0))
+        return book.open if isinstance(book, PositionBook) else ()
 
     def unproven_verdict(self) -> Verdict:
         """The verdict when no good final read exists."""
@@ -566,6 +566,7 @@ class _KillRun:
             deadline_s=self.switch.deadline_s,
             sweep_rounds=self.rounds,
             interrupted=interrupted,
+            scope=self.switch.scope,
             exchanges=exchanges,
         )
 

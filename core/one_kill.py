@@ -60,6 +60,7 @@ class RunningKill:
     triggered_at: float  # time.perf_counter() at the first press
     joined: int = 0  # presses that joined it
     kill_id: int | None = None  # its row in the record
+    press: str = ""  # the press it is part of, when one press fired several servers
     started: bool = False  # OneKill.run has begun it
     report: CancelReport | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -312,7 +313,7 @@ class OneKill:
 
     def _begin(self, kill: RunningKill, server: str) -> int:
         assert self.record is not None
-        return self.record.begin(kill.trigger, server, "unknown")
+        return self.record.begin(kill.trigger, server, "unknown", press=kill.press)
 
     def _known(self) -> list[Order]:
         if self.known_orders is None:

@@ -95,6 +95,7 @@ class Order:
     timestamp: str = ""
     filled_quantity: float = 0.0
     strategy: str = ""
+    reason: str = ""  # the broker's word on a rejected order (``rejection_reason``), when it gives one
 
     @property
     def working(self) -> bool:
@@ -129,6 +130,9 @@ class Order:
             timestamp=text(row.get("timestamp", row.get("order_time", ""))),
             filled_quantity=number(row.get("filled_quantity")),
             strategy=text(row.get("strategy", "")),
+            reason=text(
+                row.get("rejection_reason", row.get("rejected_reason", row.get("status_message", "")))
+            ),
         )
 
 

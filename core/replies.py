@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from core import json_body
 from core.orders import Order, number, order_id_from, text
+from core.positions import Position
 
 
 class ErrorKind(StrEnum):
@@ -180,6 +181,40 @@ class OrderBook:
 
     def ids(self) -> frozenset[str]:
         return frozenset(o.orderid for o in self.orders if o.orderid)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionBook:
+    positions: tuple[Position, ...]
+    mode: str
+
+    @property
+    def open(self) -> tuple[Position, ...]:
+        return tuple(p for p in self.positions if p.open)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePositionsResult:
+    """``closeposition``'s answer. Live it always says "All Open Positions Squared Off", whatever
+    happened to each closing order: only a fresh read of the position book proves anything."""
+
+    message: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmartOrderResult:
+    """``placesmartorder``'s answer: an order placed (``orderid``), nothing to do (the position was
+    already where it was asked to be), or queued for approval (Semi-Auto's Action Center)."""
+
+    message: str
+    mode: str
+    orderid: str = ""
+    queued: bool = False
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.orderid and not self.queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,3 +596,33 @@ def read_analyzer(body: Mapping[str, Any]) -> AnalyzerStatus | ApiError:
             return bad_shape("analyzer", "the mode was missing")
         mode = "analyze" if flag else "live"
     return AnalyzerStatus(mode)
+
+
+def read_positionbook(body: Mapping[str, Any]) -> PositionBook | ApiError:
+    """The position book, strictly: OpenAlgo answers a good read with ``data`` as a list (possibly
+    empty). A success without that list is an unreadable book, never "no positions"."""
+    rows = body.get("data")
+    if not isinstance(rows, list):
+        return bad_shape("positionbook", "it held no list of positions")
+    positions = tuple(Position.from_json(row) for row in rows if isinstance(row, Mapping))
+    if len(positions) != len(rows):
+        return bad_shape("positionbook", "some rows of the position book were not positions")
+    return PositionBook(positions, mode_of(body))
+
+
+def read_close_positions(body: Mapping[str, Any], secret: str) -> ClosePositionsResult:
+    return ClosePositionsResult(redact(message_text(body.get("message", "")), secret), mode_of(body))
+
+
+_QUEUED = re.compile(r"queued|action center|pending approval", re.I)
+
+
+def read_smart_order(body: Mapping[str, Any], secret: str) -> SmartOrderResult:
+    message = redact(message_text(body.get("message", "")), secret)
+    queued = (
+        "pending_order_id" in body
+        or text(body.get("mode", "")).lower() == "semi_auto"
+        or bool(_QUEUED.search(message))
+    )
+    orderid = "" if queued else text(body.get("orderid", ""))
+    return SmartOrderResult(message, mode_of(body), orderid, queued)

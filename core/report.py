@@ -8,18 +8,24 @@ every order the kill knew about was present, finished; anything less is named fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from core.client import Exchange
+from core.flatten import FlattenReport
+from core.guard import GuardReport
+from core.halt import HaltReport
 from core.orders import Order, number, text
+from core.positions import Position, position_json
 from core.replies import CancelFailure
+from core.scope import KillScope
 
 
 class Verdict(StrEnum):
     FLAT = "flat"
     ORDERS_REMAIN = "orders_remain"
+    POSITIONS_REMAIN = "positions_remain"
     UNVERIFIED = "unverified"
     REFUSED = "refused"
     UNREACHABLE = "unreachable"
@@ -36,6 +42,7 @@ class Verdict(StrEnum):
 _EXIT_CODES = {
     Verdict.FLAT: 0,
     Verdict.ORDERS_REMAIN: 1,
+    Verdict.POSITIONS_REMAIN: 1,
     Verdict.UNVERIFIED: 1,
     Verdict.REFUSED: 3,
     Verdict.UNREACHABLE: 4,
@@ -43,10 +50,40 @@ _EXIT_CODES = {
 _HEADLINES = {
     Verdict.FLAT: "FLAT — verified: no working orders remain",
     Verdict.ORDERS_REMAIN: "ORDERS REMAIN — some orders are still working",
+    Verdict.POSITIONS_REMAIN: "POSITIONS REMAIN — some positions are still open",
     Verdict.UNVERIFIED: "UNVERIFIED — the kill could not prove that nothing is working",
     Verdict.REFUSED: "REFUSED — the server refused the kill",
     Verdict.UNREACHABLE: "UNREACHABLE — OpenAlgo could not be reached; no request reached it",
 }
+URGENCY: tuple[Verdict, ...] = (
+    Verdict.ORDERS_REMAIN,
+    Verdict.POSITIONS_REMAIN,
+    Verdict.UNVERIFIED,
+    Verdict.REFUSED,
+    Verdict.UNREACHABLE,
+)
+"""Most urgent first: what the trader must act on. Several servers' (or steps') verdicts combine
+to the most urgent of them; ``flat`` only when all are flat."""
+
+
+def most_urgent(verdicts: list[Verdict]) -> Verdict:
+    for verdict in URGENCY:
+        if verdict in verdicts:
+            return verdict
+    return Verdict.FLAT
+
+
+def with_guard(report: CancelReport, held: GuardReport) -> CancelReport:
+    """The kill's report once its guard has ended: the guard's last read of the books can only
+    make the verdict more urgent, never better."""
+    outcome = {
+        "flat": Verdict.FLAT,
+        "orders_remain": Verdict.ORDERS_REMAIN,
+        "positions_remain": Verdict.POSITIONS_REMAIN,
+    }.get(held.outcome, Verdict.UNVERIFIED)
+    return replace(report, guard=held, verdict=most_urgent([report.verdict, outcome]))
+
+
 EXIT_INTERRUPTED_SIGINT = 130
 EXIT_INTERRUPTED_SIGTERM = 143
 
@@ -91,6 +128,12 @@ class CancelReport:
     sweep_rounds: int = 0
     joined: int = 0  # triggers that arrived during this kill and joined it
     interrupted: bool = False  # stopped before its verdict (Ctrl+C, closing the window)
+    scope: KillScope = field(default_factory=KillScope)
+    flatten: FlattenReport | None = None  # the positions step, when it ran
+    flatten_skipped: str = ""  # why the positions step did not run, when it was asked for
+    open_positions: tuple[Position, ...] = ()  # positions seen open when flatten could not run
+    guard: GuardReport | None = None
+    halt: HaltReport | None = None
     exchanges: tuple[Exchange, ...] = field(default=(), repr=False)
 
     @property
@@ -117,6 +160,20 @@ class CancelReport:
             parts.append(f"{len(self.remaining)} {seen}.")
         if self.missing:
             parts.append(f"{len(self.missing)} known orders were missing from the final read.")
+        if self.flatten is not None:
+            closed, left = len(self.flatten.closed), len(self.flatten.remaining)
+            parts.append(f"{closed} positions closed" + (f", {left} still open." if left else "."))
+        elif self.flatten_skipped:
+            parts.append(self.flatten_skipped)
+        if self.guard is not None:
+            closed = len(self.guard.positions_closed)
+            parts.append(
+                f"Held flat {self.guard.ran_s:.0f} s: caught {len(self.guard.caught)} orders"
+                + (f" and {closed} positions" if closed else "")
+                + "."
+            )
+        if self.halt is not None:
+            parts.append(self.halt.reason)
         if self.verdict is not Verdict.FLAT and self.errors and self.errors[-1] != self.message:
             parts.append(self.errors[-1])
         if self.trigger_to_verified_ms is not None:
@@ -150,8 +207,27 @@ class CancelReport:
             "sweep_rounds": self.sweep_rounds,
             "joined_triggers": self.joined,
             "interrupted": self.interrupted,
+            "scope": self.scope.to_json(),
+            "positions_closed": self.positions_closed_json(),
+            "positions_remaining": self.positions_remaining_json(),
+            "flatten": self.flatten.to_json() if self.flatten is not None else None,
+            "flatten_skipped": self.flatten_skipped,
+            "guard": self.guard.to_json() if self.guard is not None else None,
+            "halted": bool(self.halt and self.halt.halted),
+            "halt": self.halt.to_json() if self.halt is not None else None,
             "exit_code": self.exit_code,
         }
+
+    def positions_closed_json(self) -> list[dict[str, Any]]:
+        closed = list(self.flatten.closed) if self.flatten is not None else []
+        if self.guard is not None:
+            closed.extend(self.guard.positions_closed)
+        return [position_json(p) for p in closed]
+
+    def positions_remaining_json(self) -> list[dict[str, Any]]:
+        if self.flatten is not None:
+            return [{**position_json(p.position), "reason": p.reason} for p in self.flatten.remaining]
+        return [{**position_json(p), "reason": self.flatten_skipped} for p in self.open_positions]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CancelReport:
@@ -229,3 +305,33 @@ def order_json(order: Order) -> dict[str, Any]:
         "product": order.product,
         "status": order.status,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PressReport:
+    """One press on several servers: each server's report, and the overall verdict -- ``flat``
+    only when every server is flat, otherwise the most urgent of theirs (:data:`URGENCY`)."""
+
+    reports: tuple[CancelReport, ...]
+    trigger: str = ""
+
+    @property
+    def verdict(self) -> Verdict:
+        return most_urgent([r.verdict for r in self.reports])
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def summary(self) -> str:
+        flat = sum(1 for r in self.reports if r.verdict is Verdict.FLAT)
+        return f"{self.verdict.headline}. {flat} of {len(self.reports)} servers flat."
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "exit_code": self.exit_code,
+            "trigger": self.trigger,
+            "servers": [{**r.to_json(), "server": r.server} for r in self.reports],
+            "summary": self.summary(),
+        }

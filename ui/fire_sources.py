@@ -234,14 +234,27 @@ class FireSources(QObject):
             return False
         return self.trigger.press_now(lanes.fire)
 
-    def _refuse_fire(self, host: str | None) -> str | None:
+    def _refuse_fire(self, request: dict[str, Any]) -> str | None:
         if self._demo:
             return DEMO_NO_TRIGGER
         if getattr(self.window, "closing", False):
             return "The window is closing, so it did not fire."
         if getattr(self.window, "lanes", None) is None:
             return "The window has no API key set up, so it cannot fire."
-        current = self.window.settings.host
-        if host is not None and (normalise_host(host) or host) != current:
-            return f"The window is connected to {current}, not {host}, so it did not fire."
+        settings: Settings = self.window.settings
+        asked = request.get("hosts") or ([request["host"]] if request.get("host") else [])
+        if asked:
+            named = {normalise_host(str(h)) or str(h) for h in asked}
+            current = {server.url for server in settings.enabled_servers()}
+            if named != current:
+                return (
+                    f"The window is on {', '.join(sorted(current))}, not {', '.join(sorted(named))}, "
+                    "so it did not fire."
+                )
+        scope = request.get("scope")
+        if isinstance(scope, dict) and scope != settings.scope().to_json():
+            return (
+                "The window is set to another kill scope "
+                f"({' · '.join(settings.scope().steps())}), so it did not fire."
+            )
         return None

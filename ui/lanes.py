@@ -79,6 +79,7 @@ class Lanes(QObject):
     killProgress = Signal(object)  # noqa: N815 -- core.report.KillProgress
     killFinished = Signal(object)  # noqa: N815 -- core.report.CancelReport
     connectionTested = Signal(object)  # noqa: N815 -- ConnectionTest
+    positionsRead = Signal(object)  # noqa: N815 -- PositionBook or ApiError, while wanted
 
     # Internal: a press from another thread (a hotkey's listener) arms the UI thread's timers.
     _armed = Signal(object)
@@ -99,6 +100,7 @@ class Lanes(QObject):
         super().__init__(parent)
         self._host = host
         self._deadline_s = deadline_s
+        self._poll_interval_s = poll_interval_s
         self._last_orders: tuple[Order, ...] = ()  # the last good book, to describe killed orders
         self._state = initial_state(host)
         self._started = False
@@ -133,6 +135,8 @@ class Lanes(QObject):
         self.poll_lane.polled.connect(self._on_polled, Qt.ConnectionType.QueuedConnection)
         self.poll_lane.failed.connect(self._on_poll_failed, Qt.ConnectionType.QueuedConnection)
         self.poll_lane.tested.connect(self._on_tested, Qt.ConnectionType.QueuedConnection)
+        self.poll_lane.positions.connect(self.positionsRead, Qt.ConnectionType.QueuedConnection)
+        self.last_kill: RunningKill | None = None  # the last kill reported (its record id, its press)
 
         self._fallback = QTimer(self)
         self._fallback.setSingleShot(True)
@@ -167,6 +171,10 @@ class Lanes(QObject):
     @property
     def deadline_s(self) -> float:
         return self._deadline_s
+
+    @property
+    def poll_interval_s(self) -> float:
+        return self._poll_interval_s
 
     @property
     def record_path(self) -> Path | None:
@@ -204,30 +212,38 @@ class Lanes(QObject):
             log.warning("a lane was still busy after %.1f s; it is left to end on its own", timeout_s)
         return polled and killed
 
-    def fire(self, trigger: str) -> bool:
+    def fire(self, trigger: str, *, press: str = "") -> bool:
         """Kill now: stamps the press and hands it to the kill lane at once. Safe from any thread.
 
         A press while a kill runs joins it (the report's ``joined`` counts it); there is never
         more than one cancel-all in flight. ``killStarted`` follows once the cancel-all is on the
-        wire. False only when the lanes have stopped and the press went nowhere.
+        wire. ``press`` names the press this kill is part of when one press fires several
+        servers (the record groups them). False only when the lanes have stopped and the press
+        went nowhere.
         """
         triggered_at = time.perf_counter()
         if self._stopped:
             log.warning("fire(%r) after the lanes stopped; ignored", trigger)
             return False
-        press = self.one.press(trigger, triggered_at=triggered_at)
-        if not press.owner:
+        pressed = self.one.press(trigger, triggered_at=triggered_at)
+        if not pressed.owner:
             return True
+        pressed.kill.press = press
         self._herald.arm(trigger)
         here = threading.get_ident() == self._home_ident
         if here:
             self._fallback.start()  # a few microseconds, and nothing to wake
-        self.kill_lane.submit(press.kill)
+        self.kill_lane.submit(pressed.kill)
         if here:
-            self._watch(press.kill)
+            self._watch(pressed.kill)
         else:
-            self._armed.emit(press.kill)
+            self._armed.emit(pressed.kill)
         return True
+
+    def want_positions(self, wanted: bool) -> None:
+        """Read the position book on the poll lane too (``positionsRead``), or stop."""
+        if not self._stopped:
+            self.poll_lane.want_positions(wanted)
 
     def interrupt(self, reason: str) -> CancelReport | None:
         """Stop waiting for the running kill (the window is closing): its report so far, marked
@@ -246,6 +262,7 @@ class Lanes(QObject):
             return
         self._host = host
         self._deadline_s = deadline_s
+        self._poll_interval_s = poll_interval_s
         self._last_orders = ()  # the old server's orders are not this server's to account for
         self.kill_lane.reconfigure(host, apikey, strategy, deadline_s)
         self.poll_lane.set_interval(poll_interval_s)
@@ -253,6 +270,7 @@ class Lanes(QObject):
         self._set_state(initial_state(host))
 
     def set_poll_interval(self, seconds: float) -> None:
+        self._poll_interval_s = seconds
         if not self._stopped:
             self.poll_lane.set_interval(clamp_interval(seconds))
 
@@ -307,6 +325,7 @@ class Lanes(QObject):
             self._watchdog.stop()
             self._watched = None
         self.poll_lane.poll_now()  # the book as the kill left it, without waiting for the timer
+        self.last_kill = kill
         self.killFinished.emit(report)
 
     @Slot(str)

@@ -39,6 +39,7 @@ from ui.crash_report import report_unexpected
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S: Final = 10.0
+POSITIONS_EVERY_S: Final = 2.0
 MIN_POLL_INTERVAL_S: Final = 0.05
 
 
@@ -78,6 +79,7 @@ class PollLane(QObject):
     polled = Signal(object, float, object)
     failed = Signal(object, float)
     tested = Signal(object)
+    positions = Signal(object)  # PositionBook, or ApiError: every few seconds while they are wanted
 
     def __init__(
         self,
@@ -99,6 +101,8 @@ class PollLane(QObject):
         self._kills = kills
         self._tracker = BookTracker()
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._want_positions = False
+        self._next_positions = 0.0
         self._thread = threading.Thread(target=self._serve, name="poll-lane", daemon=True)
         self._closed = threading.Event()
 
@@ -119,6 +123,11 @@ class PollLane(QObject):
 
     def poll_now(self) -> None:
         self._inbox.put(_POLL_NOW)
+
+    def want_positions(self, wanted: bool) -> None:
+        """Read the position book too (every few seconds), or stop reading it."""
+        self._want_positions = wanted
+        self._next_positions = 0.0
 
     def test_connection(self) -> None:
         self._inbox.put(_TEST)
@@ -185,6 +194,9 @@ class PollLane(QObject):
         if isinstance(result, OrderBook):
             self._delay = self._interval
             self._emit(self.polled, result, rtt_ms, self._tracker.changes(result.orders))
+            if self._want_positions and time.monotonic() >= self._next_positions:
+                self._next_positions = time.monotonic() + POSITIONS_EVERY_S
+                self._emit(self.positions, self._client.positionbook())
         else:
             ceiling = max(MAX_BACKOFF_S, self._interval)
             self._delay = min(max(self._delay, self._interval) * 2, ceiling)

@@ -22,7 +22,8 @@ from core.report import CancelReport
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_MS = 1000
-FireCheck = Callable[[str | None], str | None]
+FireCheck = Callable[[dict[str, Any]], str | None]
+"""Given a "fire" request (``hosts``, ``scope`` ...), None to fire, or one sentence why not."""
 
 
 class SingleInstance(QObject):
@@ -91,9 +92,9 @@ class SingleInstance(QObject):
     def set_fire_check(self, check: FireCheck | None) -> None:
         """Decide, per "fire" request, whether the window can take it.
 
-        ``check(host)`` gets the server the caller named (None if it named none) and returns
-        None to fire, or one sentence why the window will not (no key set up, another server);
-        the caller then runs the kill itself instead of waiting.
+        ``check(request)`` gets the request (the servers and scope the caller named, if any) and
+        returns None to fire, or one sentence why the window will not (no key set up, other
+        servers, another scope); the caller then runs the kill itself instead of waiting.
         """
         self._check = check
 
@@ -198,8 +199,7 @@ class SingleInstance(QObject):
 
     def _fire(self, sock: QLocalSocket, message: dict[str, Any]) -> None:
         trigger = str(message.get("trigger") or "command line")[:40]
-        asked = message.get("host")
-        refusal = self._check(str(asked) if asked else None) if self._check is not None else None
+        refusal = self._check(message) if self._check is not None else None
         if refusal:
             self._reply(sock, {"error": refusal})
             return

@@ -19,13 +19,19 @@ class KillState(StrEnum):
 
 
 class Outcome(StrEnum):
-    """What happened to one order in a kill, as the incident report lists it."""
+    """What happened to one order (or position) in a kill, as the incident report lists it."""
 
     CANCELLED_BY_SERVER = "cancelled_by_server"
     CANCELLED_BY_SWEEP = "cancelled_by_sweep"
     ALREADY_FINISHED = "already_finished"
     FAILED = "failed"
     REMAINING = "remaining"
+    MISSING = "missing"  # known working, absent from the final read
+    POSITION_CLOSED = "position_closed"
+    POSITION_REMAINING = "position_remaining"
+    GUARD_CANCELLED = "guard_cancelled"  # placed after the kill, cancelled by the guard
+    GUARD_FAILED = "guard_failed"
+    GUARD_POSITION_CLOSED = "guard_position_closed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from core.client import Exchange
 from core.orders import Order
+from core.positions import position_json
 from core.record import export
 from core.record.model import KillDetails, KillState, KillSummary, OrderOutcome, Outcome
 from core.replies import redact
@@ -51,6 +52,7 @@ _ADDED_COLUMNS: Final = (  # schema 2: who runs the kill, its whole report, who 
     ("report", "TEXT"),
     ("announced", "TEXT NOT NULL DEFAULT ''"),
     ("cancel_all", "TEXT"),
+    ("press", "TEXT NOT NULL DEFAULT ''"),
 )
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kills (
@@ -76,7 +78,8 @@ CREATE TABLE IF NOT EXISTS kills (
     pid INTEGER,
     report TEXT,
     announced TEXT NOT NULL DEFAULT '',
-    cancel_all TEXT
+    cancel_all TEXT,
+    press TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -117,6 +120,7 @@ class KillRecord:
 
     def __init__(self, path: Path | str | None = None, *, secret: str = "") -> None:
         self.path = Path(path) if path is not None else default_path()
+        self._secrets: list[str] = []
         self.secret = secret
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -148,6 +152,16 @@ class KillRecord:
             if column not in have:
                 self._db.execute(f"ALTER TABLE kills ADD COLUMN {column} {kind}")
 
+    @property
+    def secret(self) -> str:
+        """The last key given; every key ever given is removed from what is stored."""
+        return self._secrets[-1] if self._secrets else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -163,12 +177,15 @@ class KillRecord:
 
     # -- writing -------------------------------------------------------------------------
 
-    def begin(self, trigger: str, server: str, mode_hint: str = "unknown") -> int:
-        """Start a kill's record; committed (on disk) when this returns. Returns the kill id."""
+    def begin(self, trigger: str, server: str, mode_hint: str = "unknown", *, press: str = "") -> int:
+        """Start a kill's record; committed (on disk) when this returns. Returns the kill id.
+
+        ``press`` groups the kills one press fired on several servers (one record per press,
+        every server's part in it)."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO kills (started_at, trigger, server, mode_hint, state, pid, press) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     time.time(),
                     self._clean(trigger),
@@ -176,6 +193,7 @@ class KillRecord:
                     mode_hint,
                     KillState.RUNNING,
                     os.getpid(),
+                    press,
                 ),
             )
             kill_id = cursor.lastrowid
@@ -275,6 +293,39 @@ class KillRecord:
             )
         return True
 
+    def amend(self, kill_id: int, report: CancelReport) -> bool:
+        """Replace a concluded kill's verdict, report and outcomes with ``report`` (the same kill,
+        now with the steps that ran after its verdict: the guard, the halt). Committed when this
+        returns; False when there is no such concluded kill."""
+        index = _order_index(report, (), self._stored_books(kill_id))
+        rows = list(_outcome_rows(report, index))
+        document = json.dumps(report.to_json(), ensure_ascii=False, default=str)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE kills SET verdict = ?, message = ?, errors = ?, exit_code = ?, report = ? "
+                "WHERE id = ? AND state != ?",
+                (
+                    report.verdict.value,
+                    self._clean(report.message),
+                    self._clean(json.dumps(list(report.errors), ensure_ascii=False)),
+                    report.exit_code,
+                    self._clean(document),
+                    kill_id,
+                    KillState.RUNNING,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return False
+            db.execute("DELETE FROM outcomes WHERE kill_id = ?", (kill_id,))
+            db.executemany(
+                "INSERT INTO outcomes (kill_id, orderid, outcome, reason, order_json) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (kill_id, self._clean(o), outcome, self._clean(reason), self._clean(json.dumps(order)))
+                    for o, outcome, reason, order in rows
+                ],
+            )
+        return True
+
     def mark_interrupted(
         self, still_running: Callable[[int, str], bool] = lambda _id, _server: False
     ) -> list[int]:
@@ -332,6 +383,18 @@ class KillRecord:
             (kill_id, started_at, KillState(state), cancel_all or ("answered" if answered else None))
             for kill_id, started_at, state, cancel_all, answered in rows
         ]
+
+    def press_of(self, kill_id: int) -> list[int]:
+        """Every kill fired by the same press as ``kill_id`` (itself included), oldest first."""
+        with self._lock:
+            row = self._db.execute("SELECT press FROM kills WHERE id = ?", (kill_id,)).fetchone()
+            if row is None:
+                return []
+            if not row[0]:
+                return [kill_id]
+            return [
+                r[0] for r in self._db.execute("SELECT id FROM kills WHERE press = ? ORDER BY id", (row[0],))
+            ]
 
     def state_of(self, kill_id: int) -> KillState | None:
         with self._lock:
@@ -425,7 +488,9 @@ class KillRecord:
             self._db.execute("COMMIT")
 
     def _clean(self, value: str) -> str:
-        return redact(value, self.secret) if self.secret else value
+        for secret in self._secrets:
+            value = redact(value, secret)
+        return value
 
     def _selected(self, kill_ids: Sequence[int] | None) -> list[KillDetails]:
         if kill_ids is None:
@@ -521,6 +586,34 @@ def _outcome_rows(
     seen = "still working" if report.remaining_verified else "last seen working (not re-checked)"
     for order in report.remaining:
         yield order.orderid, Outcome.REMAINING, seen, order_json(order)
+    for order in report.missing:
+        yield (
+            order.orderid,
+            Outcome.MISSING,
+            "missing from the final read of the book",
+            described(order.orderid),
+        )
+    if report.flatten is not None:
+        for position in report.flatten.closed_by_server:
+            yield "", Outcome.POSITION_CLOSED, "closed by closeposition", position_json(position)
+        for position in report.flatten.closed_by_sweep:
+            yield "", Outcome.POSITION_CLOSED, "closed by its own closing order", position_json(position)
+        for left in report.flatten.remaining:
+            yield "", Outcome.POSITION_REMAINING, left.reason, position_json(left.position)
+    for position in report.open_positions:
+        yield "", Outcome.POSITION_REMAINING, report.flatten_skipped, position_json(position)
+    if report.guard is not None:
+        for orderid in report.guard.caught:
+            yield orderid, Outcome.GUARD_CANCELLED, "placed after the kill; cancelled by the guard", {}
+        for catch in report.guard.failures:
+            yield catch.orderid, Outcome.GUARD_FAILED, f"{catch.what}: {catch.reason}", {}
+        for position in report.guard.positions_closed:
+            yield (
+                "",
+                Outcome.GUARD_POSITION_CLOSED,
+                "opened after the kill; closed by the guard",
+                position_json(position),
+            )
 
 
 def _json_list(raw: str | None) -> list[str]:

@@ -94,7 +94,7 @@ def modifyorder(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply
 
 def cancelorder(app: OpenAlgoApp, data: dict[str, Any], quirks: Quirks) -> Reply:
     orderid: str = data["orderid"]
-    app.stats.record_cancelorder_call()
+    app.stats.record_cancelorder_call(orderid)
     app.log()
     step = app.book.cancel_now(orderid, quirks)
     if step is None:

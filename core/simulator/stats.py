@@ -4,6 +4,7 @@ manners: its request rate, its concurrency, its connection reuse."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
 
 ARRIVALS_KEPT = 10_000
@@ -23,6 +24,7 @@ class SimulatorStats:
         self._max_concurrent_cancelall = 0
         self._cancelall_calls = 0
         self._cancelorder_calls = 0
+        self._cancel_asked: dict[str, float] = {}  # orderid -> first cancelorder's arrival
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -101,6 +103,7 @@ class SimulatorStats:
             self._max_concurrent_cancelall = self._cancelall_in_flight
             self._cancelall_calls = 0
             self._cancelorder_calls = 0
+            self._cancel_asked.clear()
 
     # ---- recording (the server's side) ---------------------------------------------------------
 
@@ -133,6 +136,13 @@ class SimulatorStats:
         with self._lock:
             self._cancelall_calls += 1
 
-    def record_cancelorder_call(self) -> None:
+    def record_cancelorder_call(self, orderid: str = "", at: float | None = None) -> None:
         with self._lock:
             self._cancelorder_calls += 1
+            if orderid and orderid not in self._cancel_asked:
+                self._cancel_asked[orderid] = time.perf_counter() if at is None else at
+
+    def cancel_asked_at(self, orderid: str) -> float | None:
+        """``time.perf_counter()`` when the first ``cancelorder`` for ``orderid`` arrived."""
+        with self._lock:
+            return self._cancel_asked.get(orderid)

@@ -5,7 +5,9 @@ Test modules that need a simulator set up differently define their own ``sim``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,3 +26,12 @@ def sim() -> Iterator[Simulator]:
 def client(sim: Simulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sim.url, timeout=5.0, verify=NO_TLS) as http:
         yield http
+
+
+@pytest.fixture
+def env(private_app_dirs: Path) -> dict[str, str]:
+    """The environment for a command-line process: this test's folders, no key, no server, no
+    keyring (a private, absent D-Bus)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENALGO_API_KEY", "OPENALGO_HOST")}
+    clean["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={private_app_dirs}/no-bus"
+    return clean

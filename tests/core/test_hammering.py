@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 from core.client import OpenAlgoClient, make_http_client
-from core.kill import ORDER_RATE_LIMIT, KillSwitch
+from core.kill import KillSwitch
 from core.one_kill import OneKill
+from core.pacing import ORDER_RATE_LIMIT
 from core.record import KillRecord
 from core.report import CancelReport, Verdict
 from core.simulator import Quirks, Simulator

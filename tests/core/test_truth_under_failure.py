@@ -8,10 +8,7 @@ report and an honest record.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,36 +18,7 @@ import pytest
 from core.record import KillRecord, KillState
 from core.settings import Settings, save
 from core.simulator import Quirks, Simulator
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def env(private_app_dirs: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("OPENALGO_API_KEY", "OPENALGO_HOST")}
-    clean["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={private_app_dirs}/no-bus"  # no keyring here
-    return clean
-
-
-def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+from tests.core.cli_process import cli, start_cli
 
 
 def wait_for_cancel_all(sim: Simulator, timeout: float = 20.0) -> None:

@@ -17,7 +17,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from core import instance
-from core.cli import run_headless_kill
+from core.cli_kill import run_headless_kill
 from core.simulator import Simulator
 from ui.single_instance import SingleInstance
 
@@ -120,7 +120,7 @@ def test_trigger_gets_the_verdict_of_the_kill_the_window_ran(
 def test_a_window_that_cannot_fire_sends_the_trigger_away_at_once(
     qtbot: QtBot, window_socket: SingleInstance, socket_name: str
 ) -> None:
-    window_socket.set_fire_check(lambda host: "The window has no API key set up, so it cannot fire.")
+    window_socket.set_fire_check(lambda request: "The window has no API key set up, so it cannot fire.")
     fired: list[str] = []
     window_socket.fireRequested.connect(fired.append)
     answer = on_thread(lambda: instance.ask_window_to_fire(30.0, name=socket_name))
@@ -129,21 +129,21 @@ def test_a_window_that_cannot_fire_sends_the_trigger_away_at_once(
     assert fired == []
 
 
-def test_the_server_named_by_the_trigger_reaches_the_windows_check(
+def test_the_servers_and_scope_named_by_the_trigger_reach_the_windows_check(
     qtbot: QtBot, window_socket: SingleInstance, socket_name: str
 ) -> None:
-    asked: list[str | None] = []
+    asked: list[dict[str, Any]] = []
 
-    def check(host: str | None) -> str | None:
-        asked.append(host)
+    def check(request: dict[str, Any]) -> str | None:
+        asked.append(request)
         return "The window is connected to another server, so it did not fire."
 
     window_socket.set_fire_check(check)
-    answer = on_thread(
-        lambda: instance.ask_window_to_fire(30.0, host="http://10.0.0.9:5000", name=socket_name)
-    )
+    hosts = ["http://10.0.0.9:5000", "http://10.0.0.10:5000"]
+    scope = {"close_positions": True, "guard_s": 0.0, "halt": False}
+    answer = on_thread(lambda: instance.ask_window_to_fire(30.0, hosts=hosts, scope=scope, name=socket_name))
     qtbot.waitUntil(lambda: bool(answer()), timeout=5000)
-    assert asked == ["http://10.0.0.9:5000"]
+    assert asked[0]["hosts"] == hosts and asked[0]["scope"] == scope
     assert "error" in answer()[0]
 
 

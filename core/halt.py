@@ -1,0 +1,77 @@
+"""Halt: after a verified live kill, switch the whole server to analyze mode and read it back.
+
+``analyzer/toggle`` moves OpenAlgo as a whole into its sandbox: from then on every new order, from
+any source (strategies, webhooks, scripts, the trader's own hand), goes to the sandbox and not to
+the broker -- and ``cancelallorder``, ``orderbook`` and ``positionbook`` act on the sandbox too. So
+it runs only once the live book is verified flat (orders, and positions when they were closed):
+switched earlier, whatever was still live would be out of the API's reach. Resuming live trading
+is the same switch the other way, and a deliberate act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.client import OpenAlgoClient
+from core.replies import AnalyzerStatus
+
+
+@dataclass(frozen=True, slots=True)
+class HaltReport:
+    halted: bool  # the server was read back in analyze mode after this switched it
+    reason: str  # one sentence: what happened, or why it did not
+    mode_after: str = "unknown"  # live | analyze | unknown, as read back
+
+    def to_json(self) -> dict[str, Any]:
+        return {"halted": self.halted, "reason": self.reason, "mode_after": self.mode_after}
+
+
+def halt(client: OpenAlgoClient, *, within: float = 10.0) -> HaltReport:
+    """Switch ``client``'s server to analyze mode and prove it by reading the mode back."""
+    before = client.analyzer(within=within)
+    if isinstance(before, AnalyzerStatus) and before.mode == "analyze":
+        return HaltReport(
+            False,
+            "Not switched: the server was already in analyze mode, where no order reaches the broker.",
+            "analyze",
+        )
+    switched = client.set_analyze_mode(True, within=within)
+    if not isinstance(switched, AnalyzerStatus):
+        return HaltReport(False, f"New live orders were NOT halted: {switched.sentence}", "unknown")
+    after = client.analyzer(within=within)
+    if not isinstance(after, AnalyzerStatus):
+        return HaltReport(
+            False,
+            f"The switch to analyze mode could not be read back ({after.sentence}); check OpenAlgo's "
+            "analyzer page — new live orders may still reach the broker.",
+            "unknown",
+        )
+    if after.mode != "analyze":
+        return HaltReport(
+            False,
+            "The server said it switched, but it still reads LIVE: new orders reach the broker.",
+            after.mode,
+        )
+    return HaltReport(
+        True,
+        "HALTED: the server is in analyze mode — every new order, from any strategy or script, now goes "
+        "to OpenAlgo's sandbox, not the broker. Resume live trading from the window (or OpenAlgo's "
+        "analyzer switch) when it is safe.",
+        "analyze",
+    )
+
+
+def resume(client: OpenAlgoClient, *, within: float = 10.0) -> HaltReport:
+    """Switch back to live mode and read it back; ``halted`` stays True unless it reads LIVE."""
+    switched = client.set_analyze_mode(False, within=within)
+    if not isinstance(switched, AnalyzerStatus):
+        return HaltReport(True, f"Still halted: {switched.sentence}", "unknown")
+    after = client.analyzer(within=within)
+    if not isinstance(after, AnalyzerStatus):
+        return HaltReport(
+            True, f"The switch back to live could not be read back ({after.sentence}).", "unknown"
+        )
+    if after.mode != "live":
+        return HaltReport(True, "The server said it switched, but it still reads ANALYZE.", after.mode)
+    return HaltReport(False, "LIVE again: new orders reach the broker.", "live")

@@ -1,0 +1,208 @@
+"""Kills run from this process -- the command line, and ``trigger`` when no window answers.
+
+One :class:`ServerKill` per server, each on its own thread with its own connection, all started
+at once: a slow, hung or dead server never delays another's verdict. Each goes through
+``core.one_kill.OneKill`` (one kill at a time per server, across processes; recorded), then its
+scope's later steps: the guard holds the account flat for its time, then the halt switches a
+verified live server to analyze mode.
+
+The caller's thread only waits, in short steps, so Ctrl+C and SIGTERM are handled at once: a
+kill still running is reported as it stands (interrupted, recorded at once), a guard is ended
+early and reads the books one last time. Every wait has a bound: the kill's deadline plus a
+second, the guard's time plus its last read, the halt's few requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from core.client import OpenAlgoClient, make_http_client
+from core.guard import Catch, Guard
+from core.halt import HaltReport, halt
+from core.kill import KillSwitch
+from core.one_kill import OneKill, ServerLocks
+from core.record import KillRecord
+from core.report import CancelReport, Verdict, with_guard
+from core.scope import KillScope
+
+log = logging.getLogger(__name__)
+
+VERDICT_GRACE_S = 1.0  # after the deadline, the longest this process waits for a verdict
+GUARD_GRACE_S = 12.0  # after the guard's time, for its last read of the books
+HALT_BOUND_S = 16.0  # the halt's three requests, 5 s each at most
+HALT_WITHIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server to kill: where, with which key, under which strategy label."""
+
+    host: str
+    apikey: str = field(repr=False)
+    strategy: str
+
+
+class ServerKill:
+    """One server's kill and its later steps, on its own thread (module docstring)."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        deadline_s: float,
+        scope: KillScope,
+        trigger: str,
+        record: KillRecord | None,
+        locks: ServerLocks | None,
+        on_progress: Callable[[str, str], None] | None = None,
+        on_catch: Callable[[str, Catch], None] | None = None,
+        press: str = "",
+    ) -> None:
+        self.target = target
+        self.deadline_s = deadline_s
+        self.scope = scope
+        self.http = make_http_client()
+        self.client = OpenAlgoClient(target.host, target.apikey, self.http, strategy=target.strategy)
+        progress = (lambda p: on_progress(target.host, p.text)) if on_progress is not None else None
+        self.switch = KillSwitch(self.client, deadline_s=deadline_s, on_progress=progress, scope=scope)
+        self.one = OneKill(self.switch, record=record, locks=locks)
+        self.record = record
+        self._on_catch = on_catch
+        self.press = self.one.press(trigger)
+        self.press.kill.press = press
+        self.guard: Guard | None = None
+        self.report: CancelReport | None = None
+        self.verdict_at: float | None = None  # time.monotonic() when the kill had its verdict
+        self.done = threading.Event()
+        self.abandoned = False  # given up on at a deadline: its thread may still be talking
+        self._thread = threading.Thread(target=self._run, name=f"kill {target.host}", daemon=True)
+        self._started = 0.0
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            report = self.one.run(self.press.kill)
+            self.report = report
+            self.verdict_at = time.monotonic()
+            if self.scope.guard_s and report.verdict not in (Verdict.REFUSED, Verdict.UNREACHABLE):
+                report = self._hold_flat(report)
+            if self.scope.halt:
+                report = replace(report, halt=halt_after(report, self.client))
+            self.report = report
+            kill_id = self.press.kill.kill_id
+            if kill_id is not None and self.record is not None and (self.scope.guard_s or self.scope.halt):
+                self.record.amend(kill_id, report)
+        except Exception:  # a bug here must end in the report so far, never a silent thread
+            log.exception("the kill on %s failed unexpectedly", self.target.host)
+        finally:
+            self.done.set()
+
+    def _hold_flat(self, report: CancelReport) -> CancelReport:
+        def caught(catch: Catch) -> None:
+            if self._on_catch is not None:
+                self._on_catch(self.target.host, catch)
+
+        guard = Guard(
+            self.client, self.scope.guard_s, close_positions=self.scope.close_positions, on_catch=caught
+        )
+        self.guard = guard
+        return with_guard(report, guard.run())
+
+    def bound(self) -> float:
+        """time.monotonic() by which this server's whole run must be over."""
+        bound = self._started + self.deadline_s + VERDICT_GRACE_S
+        if self.scope.guard_s:
+            bound += self.scope.guard_s + GUARD_GRACE_S
+        if self.scope.halt:
+            bound += HALT_BOUND_S
+        return bound
+
+    def verdict_overdue(self) -> bool:
+        return (
+            self.verdict_at is None and time.monotonic() > self._started + self.deadline_s + VERDICT_GRACE_S
+        )
+
+    def stop(self, why: str, *, interrupted: bool = True) -> None:
+        """End it now: a kill still running is reported as it stands; a guard ends early."""
+        if self.verdict_at is None:
+            report = self.one.interrupt(why, interrupted=interrupted)
+            if report is not None:
+                self.report = report
+                self.abandoned = True
+                self.done.set()
+            return
+        if self.guard is not None:
+            self.guard.stop(why)
+
+    def final_report(self) -> CancelReport:
+        report = self.report or self.press.kill.report
+        if report is None:  # nothing at all: the thread never got going
+            report = self.one.interrupt("The kill did not start.", interrupted=False) or CancelReport(
+                verdict=Verdict.UNVERIFIED,
+                mode="unknown",
+                trigger=self.press.kill.trigger,
+                server=self.target.host,
+                strategy=self.target.strategy,
+                started_at=time.time(),
+                message="The kill did not start.",
+                remaining_verified=False,
+            )
+        return report
+
+    def close(self) -> None:
+        if not self.abandoned and not self._thread.is_alive():
+            self.http.close()
+
+
+def halt_after(report: CancelReport, client: OpenAlgoClient) -> HaltReport:
+    """The halt step: only once the live account is verified flat (core.halt explains why)."""
+    if report.verdict is not Verdict.FLAT:
+        return HaltReport(
+            False,
+            "Not halted: the account is not verified flat, and in analyze mode whatever is still live "
+            "would be out of the API's reach — deal with it first.",
+            report.mode,
+        )
+    if report.mode == "analyze":
+        return HaltReport(
+            False, "Not switched: the server is in analyze mode (OpenAlgo's sandbox) already.", "analyze"
+        )
+    return halt(client, within=HALT_WITHIN_S)
+
+
+def wait_for(kills: Sequence[ServerKill]) -> None:
+    """Wait for every kill, in short steps (Ctrl+C and SIGTERM raise here at once), giving each up
+    at its bound: a kill with no verdict by its deadline is reported as it stands."""
+    while True:
+        pending = [k for k in kills if not k.done.is_set()]
+        if not pending:
+            return
+        now = time.monotonic()
+        for kill in pending:
+            if kill.verdict_overdue():
+                kill.stop(
+                    f"The kill had no verdict when its {kill.deadline_s:g} s deadline passed; the server "
+                    "may still be working on it — check the order book in OpenAlgo.",
+                    interrupted=False,
+                )
+            elif now > kill.bound():
+                kill.abandoned = True
+                kill.done.set()
+        time.sleep(0.05)
+
+
+def progress_printer(out: Callable[[str], None], many: bool) -> Callable[[str, str], None]:
+    started = time.monotonic()
+
+    def show(host: str, text: str) -> None:
+        where = f"[{host}] " if many else ""
+        out(f"  … {time.monotonic() - started:4.1f} s  {where}{text}")
+
+    return show

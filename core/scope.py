@@ -1,0 +1,66 @@
+"""The scope of a kill: what one press does, beyond cancelling every working order.
+
+* cancel orders -- always, and first;
+* close positions (``close_positions``) -- only once the order book is verified flat;
+* hold flat for ``guard_s`` seconds -- cancel whatever a runaway strategy places next;
+* halt new live orders (``halt``) -- switch the server to analyze mode, live servers only, once
+  everything above is verified.
+
+Each step starts only after the one before it is verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class KillScope:
+    close_positions: bool = False
+    guard_s: float = 0.0
+    halt: bool = False
+
+    def steps(self) -> list[str]:
+        """The steps, as a trader reads them: ``["cancel orders", "close positions", ...]``."""
+        steps = ["cancel orders"]
+        if self.close_positions:
+            steps.append("close positions")
+        if self.guard_s:
+            steps.append(f"hold flat {duration(self.guard_s)}")
+        if self.halt:
+            steps.append("halt new live orders")
+        return steps
+
+    def blast_radius(self, orders: int | None, positions: int | None, servers: int = 1) -> str:
+        """What a press does right now: ``Cancel 12 orders · close 3 positions · hold 5 min``."""
+        parts = [f"Cancel {_count(orders, 'order')}"]
+        if self.close_positions:
+            parts.append(f"close {_count(positions, 'position')}")
+        if self.guard_s:
+            parts.append(f"hold {duration(self.guard_s)}")
+        if self.halt:
+            parts.append("halt live")
+        line = " · ".join(parts)
+        return f"{line} on {servers} servers" if servers > 1 else line
+
+    def to_json(self) -> dict[str, Any]:
+        return {"close_positions": self.close_positions, "guard_s": self.guard_s, "halt": self.halt}
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``5 min``, ``1 h 30 min``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+def _count(n: int | None, noun: str) -> str:
+    if n is None:
+        return f"all {noun}s"
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -1,0 +1,74 @@
+"""The guard and the halt after a window's kill, on their own lane: catches come out as they
+happen, the guard ends early when released, and the halt is read back -- against the simulator."""
+
+from __future__ import annotations
+
+import time
+
+from pytestqt.qtbot import QtBot
+
+from core.client import OpenAlgoClient, make_http_client
+from core.guard import Catch
+from core.kill import KillSwitch
+from core.report import CancelReport, Verdict
+from core.scope import KillScope
+from core.simulator import Simulator
+from ui.steps_lane import StepsLane
+
+WAIT_MS = 30_000
+
+
+def killed(sim: Simulator) -> CancelReport:
+    with make_http_client() as http:
+        return KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http)).fire("test")
+
+
+def test_the_guard_reports_each_catch_and_ends_flat(qtbot: QtBot) -> None:
+    with Simulator(orders=3, runaway_rate=4.0, seed=2) as sim:
+        lane = StepsLane(make_http_client())
+        lane.configure(sim.url, sim.apikey, "KillSwitch")
+        caught: list[Catch] = []
+        ticks: list[tuple[float, int]] = []
+        lane.caught.connect(caught.append)
+        lane.guardTick.connect(lambda left, working: ticks.append((left, working)))
+        report = killed(sim)
+        with qtbot.waitSignal(lane.finished, timeout=WAIT_MS) as finished:
+            assert lane.after(report, KillScope(guard_s=2.0), None)
+        sim.stop_runaway()
+        final: CancelReport = finished.args[0]
+        lane.stop()
+    assert final.guard is not None and len(final.guard.caught) >= 4
+    assert [c.orderid for c in caught if c.ok] == list(final.guard.caught)
+    assert ticks and ticks[-1][0] < ticks[0][0]  # the countdown counts down
+
+
+def test_releasing_the_guard_ends_it_early(qtbot: QtBot) -> None:
+    with Simulator(orders=2, seed=2) as sim:
+        lane = StepsLane(make_http_client())
+        lane.configure(sim.url, sim.apikey, "KillSwitch")
+        report = killed(sim)
+        started = time.monotonic()
+        with qtbot.waitSignal(lane.guardStarted, timeout=WAIT_MS):
+            lane.after(report, KillScope(guard_s=600.0), None)
+        with qtbot.waitSignal(lane.finished, timeout=WAIT_MS) as finished:
+            lane.release("released by the trader")
+        lane.stop()
+    assert time.monotonic() - started < 10
+    held = finished.args[0].guard
+    assert held.stopped_early == "released by the trader" and held.outcome == "flat"
+
+
+def test_the_halt_is_read_back_and_resume_returns_to_live(qtbot: QtBot) -> None:
+    with Simulator(orders=2, seed=2, mode="live") as sim:
+        lane = StepsLane(make_http_client())
+        lane.configure(sim.url, sim.apikey, "KillSwitch")
+        report = killed(sim)
+        assert report.verdict is Verdict.FLAT
+        with qtbot.waitSignal(lane.finished, timeout=WAIT_MS) as finished:
+            lane.after(report, KillScope(halt=True), None)
+        halted = finished.args[0].halt
+        assert halted is not None and halted.halted and sim.mode == "analyze"
+        with qtbot.waitSignal(lane.resumed, timeout=WAIT_MS) as resumed:
+            lane.resume_live()
+        assert resumed.args[0].halted is False and sim.mode == "live"
+        lane.stop()
