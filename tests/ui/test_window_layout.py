@@ -257,3 +257,21 @@ def test_closing_a_window_never_set_up_saves_no_server_for_the_command_line(
 
     assert settings_store.load(path).window_width == window.width()
     assert settings_store.saved_host(path) is None  # cancel-all still refuses to guess a server
+
+
+def test_damaged_window_geometry_in_the_settings_file_is_pulled_into_range_or_ignored() -> None:
+    loaded = settings_store.from_dict(
+        {
+            "window_x": -(10**9),
+            "window_y": "12",
+            "window_width": "wide",
+            "window_height": 10**9,
+            "window_maximized": "yes",
+            "lower_height": -5,
+            "orders_width": 800.7,
+        }
+    )
+
+    assert (loaded.window_x, loaded.window_y) == (-100_000, 12)
+    assert (loaded.window_width, loaded.window_height) == (0, 100_000)  # "wide" is no width: the default
+    assert not loaded.window_maximized and loaded.lower_height == 0 and loaded.orders_width == 800
