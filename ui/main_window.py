@@ -6,29 +6,29 @@ shows what the lanes report through their signals. The window is built from what
 
 Its stories live next to it: where the settings and the key come from and go
 (``ui.settings_flow``), the running kill's clock and the question on closing during a kill
-(``ui.running_kill``), and the kill record's History and interrupted kills (``ui.past_kills``).
+(``ui.running_kill``), the kill record's History and interrupted kills (``ui.past_kills``), the
+confirm policy's question (``ui.confirm_step``), what the button warns of (``ui.button_words``),
+the connection line (``ui.connection_bar``), the order book's pane (``ui.orders_pane``) and where
+the window opens (``ui.window_placement``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -41,15 +41,20 @@ from core.record import KillRecord
 from core.report import CancelReport, KillProgress
 from core.secrets import KeyStore
 from core.settings import FiringPolicy, Settings
+from ui import button_words as words
 from ui.about import about_text, about_title
+from ui.confirm_step import ConfirmStep, question
+from ui.connection_bar import ConnectionBar
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
+from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
-from ui.past_kills import HistoryWindow, interrupted_sentence, read_interrupted
+from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_kills
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
 from ui.settings_dialog import SettingsDialog
-from ui.settings_flow import READING_KEY, KeyLookup, SettingsFlow
+from ui.settings_flow import KeyLookup, SettingsFlow
+from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
 
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
@@ -59,7 +64,6 @@ __all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interr
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
 
-NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
 _KNOWN_ORDERS_CAP = 50_000
 
 
@@ -76,11 +80,30 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
     )
 
 
-def _section(title: str, object_name: str) -> QLabel:
-    label = QLabel(title)
-    label.setObjectName(object_name)
-    label.setProperty("role", "section")
-    return label
+def _header_button(text: str, name: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space on a focused header button must not fire
+    button.clicked.connect(slot)
+    return button
+
+
+def _splitter(
+    orientation: Qt.Orientation, name: str, panes: tuple[QWidget, QWidget], grows: int
+) -> QSplitter:
+    """Pane ``grows`` takes what the window gains or loses; the other keeps its size."""
+    splitter = QSplitter(orientation)
+    splitter.setObjectName(name)
+    splitter.setChildrenCollapsible(False)
+    for index, pane in enumerate(panes):
+        splitter.addWidget(pane)
+        splitter.setStretchFactor(index, 1 if index == grows else 0)
+    return splitter
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 class MainWindow(QMainWindow):
@@ -117,31 +140,37 @@ class MainWindow(QMainWindow):
         record: KillRecord | None = None,
         redactor: KeyRedactor | None = None,
         key_lookup: KeyLookup | None = None,
+        screen: ScreenArea = screen_area,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.demo = demo
-        self._apikey = apikey
         self.record = record
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
         self.lanes: Lanes | None = None
         self.setup = SettingsFlow(
-            settings, key_store, persist=persist, settings_path=settings_path, host_locked=demo, parent=self
+            settings,
+            key_store,
+            key=apikey,
+            standing=notice,
+            persist=persist,
+            settings_path=settings_path,
+            host_locked=demo,
+            parent=self,
         )
-        self.setup.keyFound.connect(self._key_found)
-        self.setup.keyFailed.connect(self._key_failed)
-        self.setup.settingsSaved.connect(self._settings_saved)
+        self.setup.keyReady.connect(self._use_key)
+        self.setup.keyGone.connect(self._drop_lanes)
+        self.setup.applied.connect(self._settings_applied)
         self.setup.saveFailed.connect(self.statusBar().showMessage)
         # Where an export goes: QFileDialog by default; tests put a function here.
         self.choose_export_path: PathChooser = ask_save_path
         self.history = (
             HistoryWindow(record, self, lambda: self.choose_export_path) if record is not None else None
         )
-        self.interrupted: list[str] = []  # this start's sentences about kills an earlier run left
-        self.confirm_dialog: ConfirmKillDialog | None = None
+        self.confirm = ConfirmStep(self)
         self._known: dict[str, Order] = {}  # every order seen, by id: describes a kill's orders
         self._known_serial: int | None = None  # the BookChanges that _known is up to date with
         self._blast_radius_shown: tuple[object, ...] = ()  # what the button was last told
@@ -149,21 +178,20 @@ class MainWindow(QMainWindow):
         self._count: int | None = None
         self._state: ConnectionState | None = None
         self._stopped = False
-        self._standing_notice = notice  # e.g. why the key is kept for this session only
         self._key_lookup = key_lookup
         self._closing = False  # past the point of asking: the window is going
+        self._screen_area = screen  # the available area of the screen at a point (tests pass one)
+        self._placed = False  # shown once, so its splitters are laid out and its place is worth keeping
 
         self._build(notice)
-        # The connection line shows the age of the last good update, so it ticks on its own.
-        self._age_timer = QTimer(self)
-        self._age_timer.setInterval(1000)
-        self._age_timer.timeout.connect(self._refresh_connection_bar)
+        self.setup.notice.connect(self.show_notice)  # after _build: the notice bar exists
         self.running = RunningKill(self, self.button, self.statusBar(), lambda: self.lanes)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
-        self._report_interrupted_kills()
+        # This start's sentences about kills an earlier run left unfinished.
+        self.interrupted = show_interrupted_kills(record, self.results, self.statusBar())
 
     # -- what other parts read ----------------------------------------------------------------
 
@@ -182,6 +210,10 @@ class MainWindow(QMainWindow):
     @property
     def history_dialog(self) -> HistoryDialog | None:
         return self.history.dialog if self.history is not None else None
+
+    @property
+    def confirm_dialog(self) -> ConfirmKillDialog | None:
+        return self.confirm.dialog
 
     @property
     def close_question(self) -> QMessageBox | None:
@@ -205,30 +237,18 @@ class MainWindow(QMainWindow):
         self.demo_badge.setVisible(self.demo)
         header.addWidget(self.demo_badge)
         header.addStretch(1)
-        self.history_button = QPushButton("History…")
-        self.history_button.setObjectName("historyButton")
-        self.history_button.setToolTip("Past kills, their details, and the export for an incident report")
-        self.history_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.history_button.clicked.connect(self.open_history)
+        self.history_button = _header_button(
+            "History…", "historyButton", self.open_history, "Past kills, their details, and the export"
+        )
         self.history_button.setVisible(self.record is not None)
-        header.addWidget(self.history_button)
-        self.settings_button = QPushButton("Settings…")
-        self.settings_button.setObjectName("settingsButton")
-        self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.settings_button.clicked.connect(self.open_settings)
-        header.addWidget(self.settings_button)
-        self.about_button = QPushButton("About")
-        self.about_button.setObjectName("aboutButton")
-        self.about_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.about_button.clicked.connect(self.show_about)
-        header.addWidget(self.about_button)
+        self.settings_button = _header_button("Settings…", "settingsButton", self.open_settings)
+        self.about_button = _header_button("About", "aboutButton", self.show_about)
+        for button in (self.history_button, self.settings_button, self.about_button):
+            header.addWidget(button)
         root.addLayout(header)
 
-        self.connection_bar = QLabel("Not connected yet.")
-        self.connection_bar.setObjectName("connectionBar")
-        self.connection_bar.setAccessibleName("connectionBar")
-        self.connection_bar.setProperty("state", "unknown")
-        self.connection_bar.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.connection_bar = ConnectionBar()
+        self.connection_bar.ticked.connect(self._connection_ticked)
         root.addWidget(self.connection_bar)
 
         self.notice_bar = QLabel(notice)
@@ -240,62 +260,29 @@ class MainWindow(QMainWindow):
         self.button = PanicButton()
         self.button.set_demo(self.demo)
         self.button.fireRequested.connect(lambda: self.request_fire("button"))
-        root.addWidget(self.button, 3)
 
-        # The model filters and sorts itself (a header click calls its sort()): a sorting proxy
-        # over 10,000 rows cost over a second per poll and per click (ui.orders_model).
         self.model = OrdersModel(self)
         self.model.show_all = self.settings.show_all_orders
-        self.table = QTableView()
-        self.table.setObjectName("ordersTable")
-        self.table.setAccessibleName("ordersTable")
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        # Fixed heights and widths: no resize mode here may ask every row for its size.
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((72, 140, 44, 50, 74, 66, 52, 70, 112, 128)):
-            self.table.setColumnWidth(column, width)
-
-        self.orders_title = _section("Working orders", "ordersTitle")
-        self.show_all_toggle = QCheckBox("Show all today's orders")
-        self.show_all_toggle.setObjectName("showAllToggle")
-        self.show_all_toggle.setChecked(self.settings.show_all_orders)
+        self.orders = OrdersPane(self.model, self.settings.show_all_orders)
+        self.table = self.orders.table
+        self.orders_title = self.orders.title
+        self.show_all_toggle = self.orders.show_all_toggle
         self.show_all_toggle.toggled.connect(self._show_all_changed)
-        orders_head = QHBoxLayout()
-        orders_head.addWidget(self.orders_title)
-        orders_head.addStretch(1)
-        orders_head.addWidget(self.show_all_toggle)
-        orders_box = QWidget()
-        orders_layout = QVBoxLayout(orders_box)
-        orders_layout.setContentsMargins(0, 0, 0, 0)
-        orders_layout.addLayout(orders_head)
-        orders_layout.addWidget(self.table)
 
         self.results = ResultsPane(history=self.record is not None)
+        self.results.setMinimumWidth(340)
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)
-        results_layout.addWidget(_section("Kills this session", "resultsTitle"))
+        results_layout.addWidget(section("Kills this session", "resultsTitle"))
         results_layout.addWidget(self.results)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.setObjectName("lowerSplitter")
-        splitter.setChildrenCollapsible(False)
-        splitter.addWidget(orders_box)
-        splitter.addWidget(results_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([810, 450])
-        root.addWidget(splitter, 4)
+        # The order book keeps the width its columns need and the results take the rest; the
+        # button takes the height the two leave, and gives it up first on a short screen.
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.lower_splitter = _splitter(horizontal, "lowerSplitter", (self.orders, results_box), grows=1)
+        self.main_splitter = _splitter(vertical, "mainSplitter", (self.button, self.lower_splitter), grows=0)
+        root.addWidget(self.main_splitter, 1)
 
         self.setCentralWidget(central)
         self.setTabOrder(self.button, self.table)
@@ -305,8 +292,18 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+H"), self, self.open_history)
         QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
-        self.resize(1280, 820)
+        self.placement = WindowPlacement(
+            self, self.main_splitter, self.lower_splitter, self.orders.needed_width, area=self._screen_area
+        )
+        self.placement.restore(self.settings)
         self._update_title()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 -- Qt override
+        super().showEvent(event)
+        if not self._placed:  # the first show: the layout now knows the splitters' room
+            self._placed = True
+            self.placement.lay_out_splitters()
+            self.placement.check_frame()
 
     # -- starting and stopping ----------------------------------------------------------------
 
@@ -316,40 +313,13 @@ class MainWindow(QMainWindow):
         if self.lanes is not None:
             self.lanes.start()
             return
-        if self._apikey:
-            self._use_key(self._apikey)
-            return
-        if self._key_lookup is not None:
-            self._read_key(self._key_lookup)
-            return
-        self._show_no_key()
-        self.open_settings()
-
-    def _read_key(self, lookup: KeyLookup) -> None:
-        """Find the key on a worker thread: the OS keyring may wait minutes on an unlock prompt,
-        and the window, the hotkey and the tray must answer meanwhile."""
-        self.show_notice(READING_KEY)
-        self.setup.read_key(lookup)
-        self._show_blast_radius()
-
-    def _key_found(self, key: str | None, notice: str) -> None:
-        self._standing_notice = " ".join(n for n in (self._standing_notice, notice) if n)
-        if self._stopped:
-            return
-        if not key:
-            self._show_no_key()
-            self.open_settings()
-            return
-        self.show_notice(self._standing_notice)
-        self._use_key(key)
-
-    def _key_failed(self, sentence: str) -> None:
-        self.show_notice(sentence)
+        self.setup.start(self._key_lookup)
         self._show_blast_radius()
 
     def _use_key(self, key: str) -> None:
         """Poll (and fire) with ``key``: start the lanes, or point the running ones at it."""
-        self._apikey = key
+        if self._stopped:
+            return
         self.redactor.add(key)
         if self.record is not None:
             self.record.secret = key
@@ -369,12 +339,14 @@ class MainWindow(QMainWindow):
         if self._stopped:
             return
         self._stopped = True
-        self._age_timer.stop()
+        if self._placed:  # where it was and how big, for the next start
+            self.setup.keep(self.placement.remembered(self.settings), WINDOW_FIELDS)
+        self.connection_bar.stop()
         self.running.stop()
         self.setup.stop()
-        for dialog in (self.confirm_dialog, self.history_dialog):
-            if dialog is not None:
-                dialog.reject()
+        self.confirm.close()
+        if self.history_dialog is not None:
+            self.history_dialog.reject()
         if self.lanes is not None:
             if self.lanes.kill_in_flight:  # closed without asking (a signal, the app quitting)
                 self.lanes.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
@@ -412,37 +384,20 @@ class MainWindow(QMainWindow):
                     "is an unlock prompt waiting?"
                 )
                 return
-            self._show_no_key()
-            self.open_settings()
+            self.setup.ask_for_key()
+            self._show_blast_radius()
             return
         self.lanes.fire(trigger)
 
     def request_fire(self, trigger: str) -> None:
-        """Fire as the firing policy says: the confirm policy asks first."""
-        if self.settings.firing_policy is not FiringPolicy.CONFIRM or self.lanes is None:
+        """Fire as the firing policy says: the confirm policy asks first (but joining a running
+        kill needs no confirmation)."""
+        lanes = self.lanes
+        if self.settings.firing_policy is not FiringPolicy.CONFIRM or lanes is None or lanes.kill_in_flight:
             self.fire(trigger)
             return
-        if self.lanes.kill_in_flight:  # joining a running kill needs no confirmation
-            self.fire(trigger)
-            return
-        if self.confirm_dialog is not None and self.confirm_dialog.isVisible():
-            self.confirm_dialog.raise_()
-            self.confirm_dialog.activateWindow()
-            return
-        mode = {"live": "LIVE — real orders at the broker", "analyze": "ANALYZE — OpenAlgo's sandbox"}
-        what = (
-            f"{self.button.headline().capitalize()} on {self.settings.host} "
-            f"({mode.get(self._mode, 'mode not known yet')})?"
-        )
-        dialog = ConfirmKillDialog(what, self)
-        dialog.accepted.connect(lambda: self.fire(trigger))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.finished.connect(self._confirm_closed)
-        self.confirm_dialog = dialog
-        dialog.open()
-
-    def _confirm_closed(self) -> None:
-        self.confirm_dialog = None
+        what = question(self.button.headline(), self.settings.host, self._mode)
+        self.confirm.ask(what, lambda: self.fire(trigger))
 
     # -- lanes ------------------------------------------------------------------------------------
 
@@ -482,26 +437,12 @@ class MainWindow(QMainWindow):
         self._state = state
         if state.mode in ("live", "analyze"):
             self._mode = state.mode
-        self._refresh_connection_bar()
-        if not self._age_timer.isActive():
-            self._age_timer.start()
-        if state.reachable is False or state.key_ok is False:
-            level = "bad"
-        elif state.semi_auto:
-            level = "warn"
-        elif state.reachable and state.key_ok:
-            level = "good"
-        else:
-            level = "unknown"
-        if self.connection_bar.property("state") != level:
-            self.connection_bar.setProperty("state", level)
-            self.connection_bar.style().unpolish(self.connection_bar)
-            self.connection_bar.style().polish(self.connection_bar)
+        self.connection_bar.show_state(state)
         self._show_blast_radius()
 
-    def _refresh_connection_bar(self) -> None:
-        if self._state is not None:
-            self.connection_bar.setText(self._state.describe())
+    def _connection_ticked(self) -> None:
+        if self._state is not None and self._state.problem:  # the button says how old its count is
+            self._show_blast_radius()
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
@@ -515,7 +456,11 @@ class MainWindow(QMainWindow):
         self.running.finished()
         self.button.kill_finished(report)
         self.results.add_report(report, self._known)
-        self.statusBar().showMessage(report.verdict.headline)
+        # The verdict is on the button and in the pane; the status bar says where the rest is.
+        self.statusBar().showMessage(
+            f"Kill {len(self.results.reports)} took {_duration(report.elapsed_ms)}; "
+            "its report is under Kills this session."
+        )
         if report.mode in ("live", "analyze"):
             self._mode = report.mode
         self._show_blast_radius()
@@ -528,30 +473,24 @@ class MainWindow(QMainWindow):
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
         if self.lanes is None:
-            if self.setup.reading_key:
-                return "READING THE API KEY — the keyring may be waiting to be unlocked"
-            return "NO API KEY — open Settings to add one"
-        state = self._state
-        if state is None:
-            return ""
-        if state.reachable is False:
-            return "SERVER UNREACHABLE — a kill will still be tried and reported"
-        if state.key_ok is False:
-            return "KEY REJECTED — the server will refuse a kill; fix the key in Settings"
-        if state.semi_auto:
-            return "SEMI-AUTO MODE — OpenAlgo will refuse the kill; switch the account to Auto"
-        return ""
+            return words.READING_KEY if self.setup.reading_key else words.NO_KEY
+        return words.warning(self._state, self._stale_count())
+
+    def _stale_count(self) -> str:
+        return words.stale_count(self._state, self._count, time.monotonic())
 
     def _show_blast_radius(self) -> None:
         # Runs on every poll: the button repaints (antialiased, ~2 ms) only when what it says
         # changed.
-        shown = (self._count, self.settings.host, self._mode, self.warning())
+        warning = self.warning()
+        stale = self._stale_count()
+        count = None if stale else self._count  # the headline never states a stale count as now
+        shown = (count, self.settings.host, self._mode, warning)
         if shown != self._blast_radius_shown:
             self._blast_radius_shown = shown
-            self.button.set_blast_radius(self._count, self.settings.host, self._mode)
-            self.button.set_warning(shown[3])
-        count = "" if self._count is None else f" · {self._count}"
-        self.orders_title.setText(f"Working orders{count}")
+            self.button.set_blast_radius(count, self.settings.host, self._mode)
+            self.button.set_warning(warning)
+        self.orders.show_count(self._count, bool(stale))
         self._update_title()
 
     def _update_title(self) -> None:
@@ -559,34 +498,19 @@ class MainWindow(QMainWindow):
         title = f"{APP_NAME} — {self.settings.host}" + (f" ({mode})" if mode else "")
         self.setWindowTitle(("DEMO — " if self.demo else "") + title)
 
-    def _show_no_key(self) -> None:
-        self.show_notice(" ".join(n for n in (self._standing_notice, NO_KEY) if n))
-        self._show_blast_radius()
-
     def show_notice(self, sentence: str) -> None:
         self.notice_bar.setText(sentence)
         self.notice_bar.setVisible(bool(sentence))
+        self._show_blast_radius()  # the button's warning follows the key: reading, missing, found
 
     def notice(self) -> str:
         return self.notice_bar.text() if self.notice_bar.isVisible() else ""
 
     def _show_all_changed(self, value: bool) -> None:
         self.model.show_all = value
-        self.setup.save(replace(self.settings, show_all_orders=value))
+        self.setup.keep(replace(self.settings, show_all_orders=value), ("show_all_orders",))
 
     # -- the record -----------------------------------------------------------------------------
-
-    def _report_interrupted_kills(self) -> None:
-        """Tell the trader about each kill an earlier run began but never finished."""
-        sentences, problem = read_interrupted(self.record)
-        if problem:
-            self.statusBar().showMessage(problem)
-            return
-        for sentence in sentences:
-            self.interrupted.append(sentence)
-            self.results.add_notice(sentence)
-        if self.interrupted:
-            self.statusBar().showMessage(self.interrupted[-1])
 
     def open_history(self) -> None:
         """Open the kill history (non-modal); raise it if already open."""
@@ -600,11 +524,17 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """Open the settings dialog (window-modal, non-blocking); raise it if already open."""
-        self.setup.open(self._apikey, self.notice())
+        self.setup.open()
 
-    def _settings_saved(self, old: Settings, new: Settings, key: str | None, store_changed: bool) -> None:
-        if self._stopped:
-            return
+    def _drop_lanes(self) -> None:
+        """Stop talking to the old server with the old key (a new server's key is looked up)."""
+        if self.lanes is not None:
+            self.lanes.stop()
+            self.lanes.deleteLater()
+            self.lanes = None
+        self._show_blast_radius()
+
+    def _settings_applied(self, old: Settings, new: Settings) -> None:
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if new.host != old.host:
             self._known.clear()
@@ -612,18 +542,5 @@ class MainWindow(QMainWindow):
             self._count = None
             self._mode = "unknown"
             self.model.update(())
-        if key:
-            self.show_notice("" if store_changed else self._standing_notice)
-            self._use_key(key)
-        else:
-            # A new server and no key typed: stop talking to the old one with the old key, and
-            # read the new server's key from the store off the UI thread.
-            if self.lanes is not None:
-                self.lanes.stop()
-                self.lanes.deleteLater()
-                self.lanes = None
-            self._apikey = None
-            self.show_notice(READING_KEY)
-            self.setup.read_key_for(new.host)
         self._show_blast_radius()
         self.settingsChanged.emit(new)

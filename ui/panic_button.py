@@ -7,7 +7,6 @@ window decides what happens next (the confirm dialog, then the kill lane).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QElapsedTimer, QRectF, QSize, Qt, QTimer, Signal
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.market_time import ist_clock
 from core.report import CancelReport, KillProgress, Verdict
 from core.settings import FiringPolicy
 
@@ -166,7 +166,7 @@ class PanicButton(QAbstractButton):
         self._killing = False
         self._progress = None
         self._report = report
-        self._report_time = time.strftime("%H:%M:%S", time.localtime(report.started_at))
+        self._report_time = ist_clock(report.started_at)
         self._refresh()
 
     # -- read back (tests, accessibility, the screenshot) ----------------------------------

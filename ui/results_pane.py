@@ -11,7 +11,6 @@ that kill (its block is inserted above the earlier ones, which are never re-rend
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
@@ -19,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from core.market_time import ist_clock
 from core.orders import Order
 from core.report import CancelReport, Verdict
 
@@ -59,6 +59,10 @@ class ResultsPane(QTextBrowser):
         self.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
+        # Lists indented by a bullet's width, not Qt's 40 px: the pane sits beside the order book
+        # and every pixel of it is for the orders' lines.
+        self.document().setIndentWidth(14)
+        self.document().setDocumentMargin(6)
         self.reports: list[CancelReport] = []
         self.notices: list[str] = []
         self.setHtml(_EMPTY)
@@ -123,26 +127,56 @@ def _rows(
     )
 
 
+def counts_sentence(report: CancelReport) -> str:
+    """What the kill did, in counts; the verdict and the server's words are said elsewhere."""
+    parts = []
+    if report.interrupted:
+        parts.append("The kill was interrupted before its verdict: check the order book in OpenAlgo.")
+    parts.append(
+        f"{len(report.canceled_by_server):,} cancelled by the server, {len(report.canceled_by_sweep):,} by "
+        "the sweep" + (f", {len(report.failures):,} failed" if report.failures else "") + "."
+    )
+    if report.remaining:
+        seen = "still working" if report.remaining_verified else "last seen working (not re-checked)"
+        parts.append(f"{len(report.remaining):,} {seen}.")
+    if report.missing:
+        parts.append(f"{len(report.missing):,} known orders were missing from the final read.")
+    return " ".join(parts)
+
+
+def unsaid_notes(report: CancelReport) -> list[str]:
+    """The report's notes that the server's message does not already say: one sentence once (a
+    502 is both the message "Cancel-all was not sent: <why>" and the note "<why>")."""
+    return [note for note in report.errors if note not in report.message]
+
+
 def render_report(
     report: CancelReport, known: Mapping[str, Order], number: int, *, more: str = WITH_HISTORY
 ) -> str:
-    """One kill as HTML; every piece of server text is escaped. Each list names at most
-    ``MAX_LISTED`` orders; ``more`` says where the rest are."""
+    """One kill as HTML; every piece of server text is escaped, and each sentence is said once.
+    Each list names at most ``MAX_LISTED`` orders; ``more`` says where the rest are."""
     bg, fg = _VERDICT_CSS[report.verdict]
-    when = time.strftime("%H:%M:%S", time.localtime(report.started_at))
-    mode = report.mode.upper() if report.mode in ("live", "analyze") else "MODE UNKNOWN"
+    when = ist_clock(report.started_at)
+    mode = report.mode.upper() if report.mode in ("live", "analyze") else "mode not known"
     head = (
         f"<table width='100%' cellpadding='6' style='background:{bg}; color:{fg}'><tr>"
         f"<td><b>Kill {number} · {when} · {html.escape(report.verdict.headline)}</b></td></tr></table>"
     )
     facts = [
-        f"Trigger: {html.escape(report.trigger)}"
+        f"Fired by {html.escape(report.trigger)}"
         + (f" (+{report.joined} joined)" if report.joined else "")
-        + f" · {html.escape(report.server)} · {mode} · strategy {html.escape(report.strategy)}",
+        + f" · {mode} · strategy {html.escape(report.strategy)} · {html.escape(report.server)}",
         f"Server said: {html.escape(report.message) if report.message else '(nothing)'}",
-        html.escape(report.summary()),
+        html.escape(counts_sentence(report)),
     ]
     body = "".join(f"<p style='margin:4px 0'>{line}</p>" for line in facts)
+    refusal = report.message
+
+    def reason(text: str) -> str:
+        if not text:
+            return "the server gave no reason"
+        # A refused kill fails every order with the refusal the server said once above.
+        return "refused, as the server said above" if text == refusal else html.escape(text)
 
     # What still needs the trader comes first: orders still working, then failures.
     label = "Still working at the end" if report.remaining_verified else "Last seen working (not re-checked)"
@@ -158,8 +192,7 @@ def render_report(
         "#ef9a9a",
         report.failures,
         lambda f: (
-            f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — "
-            f"{html.escape(f.reason) if f.reason else 'the server gave no reason'}"
+            f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — {reason(f.reason)}"
         ),
         more,
     )
@@ -170,19 +203,15 @@ def render_report(
         lambda o: f"{_describe(o, known)} — already finished when the sweep reached it",
         more,
     )
-    # Only the listed few are paired with how they went: a kill of 10,000 orders must not build
-    # a list of 10,000 pairs on the UI thread to show 50 of them.
-    cancelled = [(o, "by the sweep") for o in report.canceled_by_sweep[:MAX_LISTED]]
-    cancelled += [(o, "by the server") for o in report.canceled_by_server[: MAX_LISTED - len(cancelled)]]
+    # Two lists, as History has them: each line is then just the order, short enough not to
+    # wrap in a pane beside the order book.
     body += _rows(
-        "Cancelled",
-        "#81c784",
-        cancelled,
-        lambda c: f"{_describe(c[0], known)} — {c[1]}",
-        more,
-        total=len(report.canceled_by_sweep) + len(report.canceled_by_server),
+        "Cancelled by the sweep", "#81c784", report.canceled_by_sweep, lambda o: _describe(o, known), more
     )
-    body += _rows("Notes", "#b0bec5", report.errors, html.escape, more)
+    body += _rows(
+        "Cancelled by the server", "#81c784", report.canceled_by_server, lambda o: _describe(o, known), more
+    )
+    body += _rows("Notes", "#b0bec5", unsaid_notes(report), html.escape, more)
 
     timings = []
     if report.trigger_to_response_ms is not None:

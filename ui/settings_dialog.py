@@ -49,7 +49,10 @@ HOTKEY_HELP = (
     "says whether it works on this desktop."
 )
 
-NO_KEY_TO_TEST = "Enter the API key first: none is stored for this server."
+NO_KEY_TO_TEST = "No API key is stored for this server: paste it in the API key field to test it."
+KEY_IN_USE = "A key is in use for this server; leave empty to keep it"
+KEY_NEEDED = "Paste this server's key, or leave empty for its stored key"
+DEMO_HOST = "The demo runs on its built-in simulator; its server cannot be changed."
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
 ERROR_STYLE = "color: #ef5350;"
@@ -176,15 +179,12 @@ class SettingsDialog(QDialog):
         self.key_edit = QLineEdit()
         self.key_edit.setObjectName("keyEdit")
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_edit.setPlaceholderText(
-            "A key is in use; leave empty to keep it" if current_key else "Paste your OpenAlgo API key"
-        )
+        self.key_edit.setAccessibleName("API key")
         self.key_where = QLabel()
         self.key_where.setObjectName("keyWhere")
         self.key_where.setWordWrap(True)
-        self.session_button = QPushButton("Keep the key for this session only")
+        self.session_button = QPushButton("Keep the key in memory until the app quits")
         self.session_button.setObjectName("sessionOnlyButton")
-        self.session_button.setVisible(False)
         self.session_button.clicked.connect(self._use_session_store)
 
         self.strategy_edit = QLineEdit(settings.strategy)
@@ -262,6 +262,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.hotkey_on)
         form.addRow("", self.hotkey_note)
         form.addRow("Window", self.on_top)
+        # Rows that appear only when they have something to say take no room until then.
+        self._form = form
+        form.setRowVisible(self.session_button, False)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
@@ -282,12 +285,14 @@ class SettingsDialog(QDialog):
 
         self.host_edit.textChanged.connect(self._check_host)
         self.policy_combo.currentIndexChanged.connect(self._policy_changed)
+        if host_locked:
+            self.host_edit.setReadOnly(True)
+            self.host_edit.setToolTip(DEMO_HOST)
+        self.resize(560, self.sizeHint().height())
         self._check_host()
         self._policy_changed()
         self._show_store()
-        if host_locked:
-            self.host_edit.setReadOnly(True)
-        self.resize(560, self.sizeHint().height())
+        self._fit_height(shrink=True)
 
     # -- reading the form -------------------------------------------------------------------
 
@@ -329,31 +334,53 @@ class SettingsDialog(QDialog):
 
     def _check_host(self) -> None:
         style, sentence = url_problem(self.host_edit.text())
+        if not sentence and self.host_edit.isReadOnly():
+            sentence = DEMO_HOST
         self.host_note.setStyleSheet(style)
         self.host_note.setText(sentence)
-        self.host_note.setVisible(bool(sentence))
+        self._form.setRowVisible(self.host_note, bool(sentence))
         self.save_button.setEnabled(style != ERROR_STYLE)
         self.test_button.setEnabled(style != ERROR_STYLE and not self._testing)
+        # The key field says what Test connection and Save will use for the server typed now: the
+        # key in use belongs to the server the window is on, not to one typed since.
+        host = normalise_host(self.host_edit.text())
+        in_use = bool(self._current_key) and host == normalise_host(self._original_host)
+        self.key_edit.setPlaceholderText(KEY_IN_USE if in_use else KEY_NEEDED)
+        self._fit_height()
+
+    def _fit_height(self, *, shrink: bool = False) -> None:
+        """Grow to show every line of the notes: a warning or hint that appears after the dialog
+        was sized must not be clipped (a form's wrapped labels do not grow a dialog by themselves).
+        ``shrink`` also takes away height nothing needs (when the dialog is first sized)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        needed = max(needed, layout.totalMinimumSize().height())
+        if needed > self.height() or (shrink and needed > 0):
+            self.resize(self.width(), needed)
 
     def _hotkey_problem(self, sentence: str) -> None:
         self.hotkey_note.setStyleSheet(WARN_STYLE if sentence else "")
         self.hotkey_note.setText(sentence or HOTKEY_HELP)
+        self._fit_height()
 
     def _policy_changed(self) -> None:
         self.hold_spin.setEnabled(self.chosen_policy() is FiringPolicy.HOLD)
 
     def _show_store(self) -> None:
-        where = getattr(self.key_store, "description", "the key store")
         if isinstance(self.key_store, SessionKeyStore):
-            self.key_where.setText(f"The key is kept in memory for this session only ({where}).")
+            self.key_where.setText("The key is kept in memory until the app quits, never in a file.")
             self.key_where.setStyleSheet(WARN_STYLE)
         else:
-            self.key_where.setText(f"The key is kept in {where}, never in a file.")
+            self.key_where.setText(f"The key is kept in {self.key_store.description}, never in a file.")
             self.key_where.setStyleSheet("")
+        self._fit_height()
 
     def _use_session_store(self) -> None:
         self.key_store = SessionKeyStore()
-        self.session_button.setVisible(False)
+        self._form.setRowVisible(self.session_button, False)
         self.error.setText("")
         self._show_store()
 
@@ -373,7 +400,7 @@ class SettingsDialog(QDialog):
         ok = bool(getattr(result, "ok", False))
         self.test_result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         self.test_result.setText(str(getattr(result, "sentence", "")))
-        self._check_host()
+        self._check_host()  # and grows the dialog to the sentence
 
     def accept(self) -> None:
         """Save: a typed key goes to the key store on a worker thread (the OS keyring may wait
@@ -392,7 +419,10 @@ class SettingsDialog(QDialog):
         store = self.key_store
         self.save_button.setEnabled(False)
         self.error.setStyleSheet("")
-        self.error.setText(f"Saving the key in {store.description}… (the keyring may ask to be unlocked)")
+        if isinstance(store, SessionKeyStore):
+            self.error.setText("Keeping the key in memory…")
+        else:
+            self.error.setText(f"Saving the key in {store.description}… (the keyring may ask to be unlocked)")
 
         def stored(_: object) -> None:
             self._saving = None
@@ -408,7 +438,8 @@ class SettingsDialog(QDialog):
             sentence = exc.sentence if isinstance(exc, KeyStoreError) else "The key could not be saved."
             self.error.setText(sentence)
             if isinstance(exc, KeyStoreError):
-                self.session_button.setVisible(True)
+                self._form.setRowVisible(self.session_button, True)
+            self._fit_height()
 
         self._saving = Background(
             lambda: store.set(settings.host, typed),
