@@ -30,13 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.client import DEFAULT_STRATEGY, OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.guard import MAX_GUARD_S
 from core.kill import MAX_DEADLINE_S, MIN_DEADLINE_S
 from core.replies import ApiError
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
-from core.settings import FiringPolicy, Settings
+from core.settings import FiringPolicy, Server, Settings
 from ui.background import Background
 from ui.hotkey_edit import HotkeyEdit
+from ui.server_list import ServerList
 
 POLICY_LABELS = {
     FiringPolicy.HOLD: "Hold to fire (press and hold)",
@@ -53,6 +55,12 @@ NO_KEY_TO_TEST = "No API key is stored for this server: paste it in the API key 
 KEY_IN_USE = "A key is in use for this server; leave empty to keep it"
 KEY_NEEDED = "Paste this server's key, or leave empty for its stored key"
 DEMO_HOST = "The demo runs on its built-in simulator; its server cannot be changed."
+HALT_HELP = (
+    "Halting switches the WHOLE server to OpenAlgo's analyze mode once the account is verified flat: "
+    "from then on every new order from every strategy, webhook and script goes to OpenAlgo's sandbox, "
+    "not the broker (and the order and position books show the sandbox). Live servers only; resume "
+    "live trading from the window."
+)
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
 ERROR_STYLE = "color: #ef5350;"
@@ -156,6 +164,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.key_store = key_store
         self.entered_key: str | None = None
+        self.entered_keys: dict[str, str] = {}  # keys typed for the other servers, by URL
         self._current_key = current_key
         self._original_host = settings.host
         self._testing = False
@@ -187,8 +196,38 @@ class SettingsDialog(QDialog):
         self.session_button.setObjectName("sessionOnlyButton")
         self.session_button.clicked.connect(self._use_session_store)
 
+        servers = settings.server_list()
+        self.label_edit = QLineEdit(servers[0].label)
+        self.label_edit.setObjectName("labelEdit")
+        self.label_edit.setPlaceholderText("optional, e.g. Zerodha")
         self.strategy_edit = QLineEdit(settings.strategy)
         self.strategy_edit.setObjectName("strategyEdit")
+        self.more_servers = ServerList(servers[1:], self.host_edit.text, self)
+        self.more_servers.setToolTip(
+            "One press reaches every server listed (each with its own key); untick one to keep it "
+            "but leave it out of kills."
+        )
+
+        self.close_positions = QCheckBox("Close every open position (once the orders are verified cancelled)")
+        self.close_positions.setObjectName("closePositions")
+        self.close_positions.setChecked(settings.close_positions)
+        self.guard_spin = QSpinBox()
+        self.guard_spin.setObjectName("guardSpin")
+        self.guard_spin.setRange(0, int(MAX_GUARD_S))
+        self.guard_spin.setSingleStep(30)
+        self.guard_spin.setSuffix(" s")
+        self.guard_spin.setSpecialValueText("off")
+        self.guard_spin.setValue(round(settings.guard_s))
+        self.guard_spin.setToolTip(
+            "After the kill, watch the account this long and cancel every new order a runaway "
+            "strategy places (and, with positions, close every new position)."
+        )
+        self.halt_check = QCheckBox("Then halt new live orders (switch the server to analyze mode)")
+        self.halt_check.setObjectName("haltLive")
+        self.halt_check.setChecked(settings.halt)
+        self.halt_note = QLabel(HALT_HELP)
+        self.halt_note.setObjectName("haltNote")
+        self.halt_note.setWordWrap(True)
         self.poll_spin = QDoubleSpinBox()
         self.poll_spin.setObjectName("pollSpin")
         self.poll_spin.setRange(0.2, 60.0)
@@ -253,7 +292,13 @@ class SettingsDialog(QDialog):
         form.addRow("API key", self.key_edit)
         form.addRow("", self.key_where)
         form.addRow("", self.session_button)
+        form.addRow("Server label", self.label_edit)
         form.addRow("Strategy label", self.strategy_edit)
+        form.addRow("More servers", self.more_servers)
+        form.addRow("A kill also", self.close_positions)
+        form.addRow("Then hold flat", self.guard_spin)
+        form.addRow("", self.halt_check)
+        form.addRow("", self.halt_note)
         form.addRow("Poll every", self.poll_spin)
         form.addRow("Kill deadline", self.deadline_spin)
         form.addRow("Firing policy", self.policy_combo)
@@ -306,10 +351,17 @@ class SettingsDialog(QDialog):
         host = normalise_host(self.host_edit.text())
         if host is None:
             return None
+        strategy = self.strategy_edit.text().strip() or DEFAULT_STRATEGY
+        first = Server(host, self.label_edit.text().strip(), strategy, True)
+        others = tuple(s for s in self.more_servers.servers() if s.url != host)
         return replace(
             self.settings,
             host=host,
-            strategy=self.strategy_edit.text().strip(),
+            strategy=strategy,
+            servers=(first, *others),
+            close_positions=self.close_positions.isChecked(),
+            guard_s=float(self.guard_spin.value()),
+            halt=self.halt_check.isChecked(),
             poll_interval_s=self.poll_spin.value(),
             deadline_s=float(self.deadline_spin.value()),
             firing_policy=self.chosen_policy(),
@@ -412,7 +464,12 @@ class SettingsDialog(QDialog):
         if self._saving is not None:
             return
         typed = self.key_edit.text().strip()
-        if not typed:
+        others = {
+            url: key
+            for url, key in self.more_servers.keys.items()
+            if url in {s.url for s in settings.servers}
+        }
+        if not typed and not others:
             self.settings = settings
             super().accept()
             return
@@ -426,7 +483,8 @@ class SettingsDialog(QDialog):
 
         def stored(_: object) -> None:
             self._saving = None
-            self.entered_key = typed
+            self.entered_key = typed or None
+            self.entered_keys = others
             self.key_edit.clear()
             self.settings = settings
             QDialog.accept(self)
@@ -441,8 +499,14 @@ class SettingsDialog(QDialog):
                 self._form.setRowVisible(self.session_button, True)
             self._fit_height()
 
+        def save_keys() -> None:
+            if typed:
+                store.set(settings.host, typed)
+            for url, key in others.items():
+                store.set(url, key)
+
         self._saving = Background(
-            lambda: store.set(settings.host, typed),
+            save_keys,
             done=stored,
             failed=refused,
             parent=self,
