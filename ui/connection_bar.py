@@ -32,14 +32,20 @@ class ConnectionBar(QLabel):
         self.setProperty("state", "unknown")
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.state: ConnectionState | None = None
+        self.servers_line = ""  # with several servers: each one's state, instead of the first's
         # The line shows the age of the last good update, so it ticks on its own.
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._refresh)
 
+    def show_servers(self, line: str) -> None:
+        """Several servers: say each one's state (the colour stays the first server's)."""
+        self.servers_line = line
+        self.setText(line or (self.state.describe() if self.state is not None else self.text()))
+
     def show_state(self, state: ConnectionState) -> None:
         self.state = state
-        self.setText(state.describe())
+        self.setText(self.servers_line or state.describe())
         if not self._timer.isActive():
             self._timer.start()
         level = connection_level(state)
@@ -53,5 +59,5 @@ class ConnectionBar(QLabel):
 
     def _refresh(self) -> None:
         if self.state is not None:
-            self.setText(self.state.describe())
+            self.setText(self.servers_line or self.state.describe())
             self.ticked.emit()

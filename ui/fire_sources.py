@@ -226,10 +226,11 @@ class FireSources(QObject):
             self.hotkey_label.setToolTip(self.capability.fallback)
 
     def _press_now(self) -> bool:
-        """The hotkey's own thread: under the immediate policy, straight into the kill lane
-        (``Lanes.fire`` is thread-safe). Without lanes (no key yet) the press goes to the window
-        on the UI thread, which says what is missing."""
-        lanes = getattr(self.window, "lanes", None)
+        """The hotkey's own thread: under the immediate policy, straight into every server's kill
+        lane (``ServerSet.fire`` is thread-safe). Without lanes (no key yet) the press goes to the
+        window on the UI thread, which says what is missing."""
+        servers = getattr(self.window, "servers", None)
+        lanes = servers if servers is not None and servers.links else None
         if lanes is None:
             return False
         return self.trigger.press_now(lanes.fire)

@@ -14,6 +14,7 @@ the window opens (``ui.window_placement``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,26 +24,33 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QSplitter,
+    QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core import APP_NAME
 from core.book_changes import BookChanges
+from core.guard import Catch
+from core.halt import HaltReport
 from core.log_file import KeyRedactor
 from core.orders import Order
 from core.record import KillRecord
-from core.report import CancelReport, KillProgress
+from core.replies import ApiError, PositionBook
+from core.report import CancelReport, KillProgress, PressReport
 from core.secrets import KeyStore
-from core.settings import FiringPolicy, Settings
+from core.settings import FiringPolicy, Server, Settings
 from ui import button_words as words
 from ui.about import about_text, about_title
+from ui.background import Background
 from ui.confirm_step import ConfirmStep, question
 from ui.connection_bar import ConnectionBar
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
@@ -50,10 +58,13 @@ from ui.orders_model import OrdersModel
 from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
 from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_kills
+from ui.positions_model import PositionsModel
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
+from ui.server_set import ServerSet
 from ui.settings_dialog import SettingsDialog
 from ui.settings_flow import KeyLookup, SettingsFlow
+from ui.steps_bars import GuardBar, HaltBar
 from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
 
 if TYPE_CHECKING:
@@ -77,6 +88,7 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
         poll_interval_s=settings.poll_interval_s,
         deadline_s=settings.deadline_s,
         record=record,
+        scope=settings.scope(),
     )
 
 
@@ -115,8 +127,9 @@ class MainWindow(QMainWindow):
     ``request_fire`` under the hold policy fires at once.
 
     Signals:
-        killFinished(CancelReport): each kill's report, after the window has shown it (the
-            lanes may be replaced when the settings change; this signal stays).
+        killFinished(CancelReport | PressReport): each press's report once every server has its
+            verdict, after the window has shown it -- the server's own report when there is one
+            server, the press's (each server's, and the most urgent verdict) when there are more.
         settingsChanged(Settings): the settings were changed in the dialog and saved.
         bookShown(): after each order book is on screen.
     """
@@ -150,7 +163,12 @@ class MainWindow(QMainWindow):
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
-        self.lanes: Lanes | None = None
+        # Every enabled server's lanes (one when there is one server); keys kept in memory only.
+        self.servers = ServerSet(self._lanes_for_server, scope=settings.scope(), record=record, parent=self)
+        self._keys: dict[str, str] = {}
+        self._key_reads: dict[str, Background[str | None]] = {}
+        self._states: dict[str, ConnectionState] = {}
+        self._counts: dict[str, int] = {}  # working orders per server at its last good read
         self.setup = SettingsFlow(
             settings,
             key_store,
@@ -187,6 +205,7 @@ class MainWindow(QMainWindow):
         self.setup.notice.connect(self.show_notice)  # after _build: the notice bar exists
         self.running = RunningKill(self, self.button, self.statusBar(), lambda: self.lanes)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
+        self._wire_servers()
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
@@ -198,6 +217,19 @@ class MainWindow(QMainWindow):
     @property
     def settings(self) -> Settings:
         return self.setup.settings
+
+    @property
+    def lanes(self) -> Lanes | None:
+        """The first server's lanes (None until its key is known)."""
+        return self.servers.lanes(self._primary_url()) or next(
+            (link.lanes for link in self.servers.links.values()), None
+        )
+
+    def _primary_url(self) -> str:
+        return self.settings.server_list()[0].url
+
+    def _lanes_for_server(self, server: Server, key: str) -> Lanes:
+        return self._lanes_factory(replace(self.settings, host=server.url, strategy=server.strategy), key)
 
     @property
     def key_store(self) -> KeyStore:
@@ -256,6 +288,12 @@ class MainWindow(QMainWindow):
         self.notice_bar.setWordWrap(True)
         self.notice_bar.setVisible(bool(notice))
         root.addWidget(self.notice_bar)
+        self.halt_bar = HaltBar()
+        self.halt_bar.resumeRequested.connect(self._resume_live)
+        root.addWidget(self.halt_bar)
+        self.guard_bar = GuardBar()
+        self.guard_bar.releaseRequested.connect(self._release_guard)
+        root.addWidget(self.guard_bar)
 
         self.button = PanicButton()
         self.button.set_demo(self.demo)
@@ -277,10 +315,22 @@ class MainWindow(QMainWindow):
         results_layout.addWidget(section("Kills this session", "resultsTitle"))
         results_layout.addWidget(self.results)
 
+        self.positions = PositionsModel(self)
+        self.positions_table = QTableView()
+        self.positions_table.setObjectName("positionsTable")
+        self.positions_table.setModel(self.positions)
+        self.positions_table.verticalHeader().setVisible(False)
+        self.positions_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.book_tabs = QTabWidget()
+        self.book_tabs.setObjectName("bookTabs")
+        self.book_tabs.setDocumentMode(True)
+        self.book_tabs.addTab(self.orders, "Orders")
+        self.book_tabs.addTab(self.positions_table, "Positions")
+
         # The order book keeps the width its columns need and the results take the rest; the
         # button takes the height the two leave, and gives it up first on a short screen.
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.lower_splitter = _splitter(horizontal, "lowerSplitter", (self.orders, results_box), grows=1)
+        self.lower_splitter = _splitter(horizontal, "lowerSplitter", (self.book_tabs, results_box), grows=1)
         self.main_splitter = _splitter(vertical, "mainSplitter", (self.button, self.lower_splitter), grows=0)
         root.addWidget(self.main_splitter, 1)
 
@@ -310,32 +360,66 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """Start polling, or, with no key yet, say so and open the settings."""
         self.button.setFocus(Qt.FocusReason.OtherFocusReason)
-        if self.lanes is not None:
-            self.lanes.start()
+        if self.servers.links:
+            self.servers.start()
             return
         self.setup.start(self._key_lookup)
         self._show_blast_radius()
 
     def _use_key(self, key: str) -> None:
-        """Poll (and fire) with ``key``: start the lanes, or point the running ones at it."""
+        """Poll (and fire) with the first server's ``key``; the other servers' keys are read from
+        the key store off the UI thread, each server joining as its key arrives."""
         if self._stopped:
             return
         self.redactor.add(key)
         if self.record is not None:
             self.record.secret = key
+        self._keys[self._primary_url()] = key
+        self._sync_servers()
+        self.servers.start()
+
+    def _sync_servers(self) -> None:
+        """Lanes for every enabled server whose key is known; the missing keys are looked up."""
         settings = self.settings
-        if self.lanes is None:
-            self._attach(self._lanes_factory(settings, key))
-            assert self.lanes is not None
-            self.lanes.start()
-        else:
-            self.lanes.reconfigure(
-                settings.host, key, settings.strategy, settings.poll_interval_s, settings.deadline_s
-            )
+        wanted = settings.enabled_servers()
+        for server in wanted:
+            if server.url not in self._keys and server.url not in self._key_reads:
+                self._read_key_of(server)
+        known = [(s, self._keys[s.url]) for s in wanted if s.url in self._keys]
+        for url in [u for u in self._states if u not in {s.url for s in wanted}]:
+            self._states.pop(url, None)
+            self._counts.pop(url, None)
+            self.positions.forget(url)
+        self.servers.set_servers(known)
+        for server in wanted:
+            self.positions.set_server_name(server.url, server.name)
+        self._show_connections()
         self._show_blast_radius()
 
+    def _read_key_of(self, server: Server) -> None:
+        store, url = self.key_store, server.url
+
+        def found(key: str | None) -> None:
+            self._key_reads.pop(url, None)
+            if key and not self._stopped:
+                self._keys[url] = key
+                self.redactor.add(key)
+                if self.record is not None:
+                    self.record.secret = key
+                self._sync_servers()
+            elif not key:
+                self._show_connections()
+
+        def failed(_exc: Exception) -> None:
+            self._key_reads.pop(url, None)
+            self._show_connections()
+
+        self._key_reads[url] = Background(
+            lambda: store.get(url), done=found, failed=failed, parent=self, name="keyring-read"
+        ).start()
+
     def stop(self) -> None:
-        """Stop both lanes (idempotent, bounded: about a second at most); called on close."""
+        """Stop every server's lanes (idempotent, bounded: about a second at most); called on close."""
         if self._stopped:
             return
         self._stopped = True
@@ -345,15 +429,16 @@ class MainWindow(QMainWindow):
         self.running.stop()
         self.setup.stop()
         self.confirm.close()
+        for read in self._key_reads.values():
+            read.cancel()
         if self.history_dialog is not None:
             self.history_dialog.reject()
-        if self.lanes is not None:
-            if self.lanes.kill_in_flight:  # closed without asking (a signal, the app quitting)
-                self.lanes.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
-            self.lanes.stop()
+        if self.servers.kill_in_flight:  # closed without asking (a signal, the app quitting)
+            self.servers.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
+        self.servers.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 -- Qt override
-        if not self._closing and self.lanes is not None and self.lanes.kill_in_flight:
+        if not self._closing and self.servers.kill_in_flight:
             event.ignore()
             self.running.ask_to_close(self.close_anyway)
             return
@@ -369,15 +454,15 @@ class MainWindow(QMainWindow):
         """Close now, even during a kill: the kill is reported and recorded as interrupted, so
         no one is left believing it finished. For "Close anyway", SIGTERM and Ctrl+C."""
         self._closing = True
-        if self.lanes is not None and self.lanes.kill_in_flight:
-            self.lanes.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
+        if self.servers.kill_in_flight:
+            self.servers.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
         self.close()
 
     # -- firing ---------------------------------------------------------------------------------
 
     def fire(self, trigger: str) -> None:
-        """Send a kill now, whatever the firing policy."""
-        if self.lanes is None:
+        """Send a kill now to every server, whatever the firing policy."""
+        if not self.servers.links:
             if self.setup.reading_key:
                 self.statusBar().showMessage(
                     "Not fired: the API key is still being read from the keyring — "
@@ -387,29 +472,55 @@ class MainWindow(QMainWindow):
             self.setup.ask_for_key()
             self._show_blast_radius()
             return
-        self.lanes.fire(trigger)
+        self.servers.fire(trigger)
 
     def request_fire(self, trigger: str) -> None:
         """Fire as the firing policy says: the confirm policy asks first (but joining a running
         kill needs no confirmation)."""
-        lanes = self.lanes
-        if self.settings.firing_policy is not FiringPolicy.CONFIRM or lanes is None or lanes.kill_in_flight:
+        if (
+            self.settings.firing_policy is not FiringPolicy.CONFIRM
+            or not self.servers.links
+            or self.servers.kill_in_flight
+        ):
             self.fire(trigger)
             return
-        what = question(self.button.headline(), self.settings.host, self._mode)
+        where = self.settings.host if len(self.servers.links) == 1 else f"{len(self.servers.links)} servers"
+        what = question(self.button.headline(), where, self._mode)
         self.confirm.ask(what, lambda: self.fire(trigger))
 
     # -- lanes ------------------------------------------------------------------------------------
 
     def _attach(self, lanes: Lanes) -> None:
-        self.lanes = lanes
-        if lanes.parent() is None:
-            lanes.setParent(self)
-        lanes.bookChanged.connect(self._on_book)
-        lanes.connectionChanged.connect(self._on_connection)
-        lanes.killStarted.connect(self._on_kill_started)
-        lanes.killProgress.connect(self._on_kill_progress)
-        lanes.killFinished.connect(self._on_kill_finished)
+        """Lanes made by the caller, for the first server (tests pass their own)."""
+        server = self.settings.server_list()[0]
+        self.servers.adopt(server, self._keys.get(server.url, ""), lanes)
+
+    def _wire_servers(self) -> None:
+        servers = self.servers
+        servers.bookChanged.connect(self._on_server_book)
+        servers.positionsRead.connect(self._on_positions)
+        servers.connectionChanged.connect(self._on_server_connection)
+        servers.killStarted.connect(self._on_kill_started)
+        servers.killProgress.connect(self._on_server_progress)
+        servers.serverFinished.connect(self._on_server_finished)
+        servers.pressFinished.connect(self._on_press_finished)
+        servers.guardStarted.connect(lambda _url, seconds: self.guard_bar.started(seconds))
+        servers.guardTick.connect(lambda _url, left, working: self.guard_bar.tick(left, working))
+        servers.caught.connect(self._on_caught)
+        servers.stepsFinished.connect(self._on_steps_finished)
+        servers.resumed.connect(self._on_resumed)
+
+    def _on_server_book(self, url: str, book: Any, changes: BookChanges) -> None:
+        if url == self._primary_url():
+            self._on_book(book, changes)
+            return
+        self._counts[url] = len(book.working)
+        self._show_blast_radius()
+
+    def _on_positions(self, url: str, book: PositionBook | ApiError) -> None:
+        if isinstance(book, PositionBook):
+            self.positions.update(url, book.positions)
+            self._show_blast_radius()
 
     def _on_book(self, book: Any, changes: BookChanges) -> None:
         # In proportion to what changed (the poll lane worked it out): this runs on the UI
@@ -433,12 +544,36 @@ class MainWindow(QMainWindow):
             self._mode = book.mode
         self._show_blast_radius()
 
+    def _on_server_connection(self, url: str, state: ConnectionState) -> None:
+        self._states[url] = state
+        if url == self._primary_url():
+            self._on_connection(state)
+        self._show_connections()
+
     def _on_connection(self, state: ConnectionState) -> None:
         self._state = state
         if state.mode in ("live", "analyze"):
             self._mode = state.mode
         self.connection_bar.show_state(state)
         self._show_blast_radius()
+
+    def _show_connections(self) -> None:
+        """With several servers, the connection line names each one's state."""
+        servers = self.settings.enabled_servers()
+        if len(servers) < 2:
+            return
+        parts = []
+        for server in servers:
+            state = self._states.get(server.url)
+            if server.url not in self._keys:
+                parts.append(f"{server.name}: no API key (add it in Settings)")
+            elif state is None:
+                parts.append(f"{server.name}: connecting…")
+            elif state.problem or not state.connected:
+                parts.append(f"{server.name}: {state.sentence}")
+            else:
+                parts.append(f"{server.name}: {state.mode.upper()}, key accepted")
+        self.connection_bar.show_servers(" · ".join(parts))
 
     def _connection_ticked(self) -> None:
         if self._state is not None and self._state.problem:  # the button says how old its count is
@@ -448,33 +583,102 @@ class MainWindow(QMainWindow):
         self.button.kill_started()
         self.running.started(trigger)
 
+    def _on_server_progress(self, url: str, progress: KillProgress) -> None:
+        if len(self.servers.links) > 1:
+            name = self.servers.links[url].server.name if url in self.servers.links else url
+            progress = replace(progress, text=f"{name}: {progress.text}")
+        self._on_kill_progress(progress)
+
     def _on_kill_progress(self, progress: KillProgress) -> None:
         self.button.kill_progress(progress)
         self.running.progressed(progress)
 
-    def _on_kill_finished(self, report: CancelReport) -> None:
-        self.running.finished()
-        self.button.kill_finished(report)
-        self.results.add_report(report, self._known)
-        # The verdict is on the button and in the pane; the status bar says where the rest is.
-        self.statusBar().showMessage(
-            f"Kill {len(self.results.reports)} took {_duration(report.elapsed_ms)}; "
-            "its report is under Kills this session."
-        )
-        if report.mode in ("live", "analyze"):
+    def _on_server_finished(self, url: str, report: CancelReport) -> None:
+        """One server's verdict: shown at once, whatever the others are still doing."""
+        self.results.add_report(report, self._known if url == self._primary_url() else {})
+        if report.mode in ("live", "analyze") and url == self._primary_url():
             self._mode = report.mode
-        self._show_blast_radius()
         if self.history is not None:
             self.history.refresh()
-        self.killFinished.emit(report)
+
+    def _on_press_finished(self, press: PressReport) -> None:
+        """Every server has its verdict."""
+        self.running.finished()
+        worst = next((r for r in press.reports if r.verdict is press.verdict), press.reports[0])
+        self.button.kill_finished(worst)
+        many = len(press.reports) > 1
+        if many:
+            self.results.add_notice(f"Overall: {press.summary()}")
+        took = max(r.elapsed_ms for r in press.reports)
+        # The verdict is on the button and in the pane; the status bar says where the rest is.
+        self.statusBar().showMessage(
+            f"Kill {len(self.results.reports)} took {_duration(took)}; "
+            "its report is under Kills this session."
+        )
+        self._show_blast_radius()
+        self.killFinished.emit(press if many else press.reports[0])
+
+    def _on_caught(self, url: str, catch: Catch) -> None:
+        self.guard_bar.catch(catch)
+
+    def _on_steps_finished(self, url: str, report: CancelReport) -> None:
+        """The guard and the halt after one server's kill are over."""
+        if report.guard is not None:
+            self.guard_bar.ended()
+        self.results.add_steps(report)
+        if report.halt is not None and report.halt.halted:
+            name = self.servers.links[url].server.name if url in self.servers.links else url
+            self.halt_bar.halt(url, name)
+        self._show_blast_radius()
+
+    def _release_guard(self) -> None:
+        self.servers.release_guards("released by the trader (held Release)")
+
+    def _resume_live(self, url: str) -> None:
+        self.statusBar().showMessage("Switching back to live mode…")
+        self.servers.resume_live(url)
+
+    def _on_resumed(self, url: str, outcome: HaltReport) -> None:
+        if not outcome.halted:
+            self.halt_bar.resumed(url)
+        self.results.add_notice(outcome.reason)
+        self.statusBar().showMessage(outcome.reason)
+        if self.record is not None:
+            what = "resumed live" if not outcome.halted else "resume failed"
+            with contextlib.suppress(Exception):  # the record is a help here, never a reason to stop
+                self.record.add_event(url, what, outcome.reason)
 
     # -- what the button and title say ---------------------------------------------------------
 
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
-        if self.lanes is None:
+        if not self.servers.links:
             return words.READING_KEY if self.setup.reading_key else words.NO_KEY
-        return words.warning(self._state, self._stale_count())
+        first = words.warning(self._state, self._stale_count())
+        others = self._others_not_ready()
+        return " · ".join(w for w in (first, others) if w)
+
+    def _others_not_ready(self) -> str:
+        """Servers after the first that a press would not reach well, and a LIVE/ANALYZE mix."""
+        notes = []
+        modes: dict[str, str] = {}
+        for server in self.settings.enabled_servers():
+            state = self._states.get(server.url)
+            if state is not None and state.mode in ("live", "analyze"):
+                modes[server.name] = state.mode
+            if server.url == self._primary_url():
+                continue
+            if server.url not in self._keys:
+                notes.append(f"{server.name.upper()}: NO KEY")
+            elif state is not None and state.reachable is False:
+                notes.append(f"{server.name.upper()}: UNREACHABLE")
+            elif state is not None and state.key_ok is False:
+                notes.append(f"{server.name.upper()}: KEY REJECTED")
+            elif state is not None and state.semi_auto:
+                notes.append(f"{server.name.upper()}: SEMI-AUTO")
+        if len(set(modes.values())) > 1:
+            notes.append("MIXED MODES — " + ", ".join(f"{n} {m.upper()}" for n, m in modes.items()))
+        return " · ".join(notes)
 
     def _stale_count(self) -> str:
         return words.stale_count(self._state, self._count, time.monotonic())
@@ -484,12 +688,26 @@ class MainWindow(QMainWindow):
         # changed.
         warning = self.warning()
         stale = self._stale_count()
-        count = None if stale else self._count  # the headline never states a stale count as now
-        shown = (count, self.settings.host, self._mode, warning)
+        primary = None if stale else self._count  # the headline never states a stale count as now
+        servers = len(self.servers.links) or 1
+        count = primary
+        if servers > 1 and primary is not None:
+            others = [self._counts.get(u) for u in self.servers.urls if u != self._primary_url()]
+            count = None if any(c is None for c in others) else primary + sum(c or 0 for c in others)
+        scope = self.settings.scope()
+        positions = (
+            self.positions.open_count() if all(self.positions.known(u) for u in self.servers.urls) else None
+        )
+        line = (
+            scope.blast_radius(count, positions, servers) if (servers > 1 or scope != type(scope)()) else ""
+        )
+        where = self.settings.host if servers == 1 else f"{servers} servers"
+        shown = (count, where, self._mode, warning, line)
         if shown != self._blast_radius_shown:
             self._blast_radius_shown = shown
-            self.button.set_blast_radius(count, self.settings.host, self._mode)
+            self.button.set_blast_radius(count, where, self._mode)
             self.button.set_warning(warning)
+            self.button.set_scope_line(line)
         self.orders.show_count(self._count, bool(stale))
         self._update_title()
 
@@ -527,11 +745,9 @@ class MainWindow(QMainWindow):
         self.setup.open()
 
     def _drop_lanes(self) -> None:
-        """Stop talking to the old server with the old key (a new server's key is looked up)."""
-        if self.lanes is not None:
-            self.lanes.stop()
-            self.lanes.deleteLater()
-            self.lanes = None
+        """Stop talking to the old first server with the old key (its new key is looked up)."""
+        self._keys.pop(self._primary_url(), None)
+        self.servers.set_servers([])
         self._show_blast_radius()
 
     def _settings_applied(self, old: Settings, new: Settings) -> None:
@@ -542,5 +758,10 @@ class MainWindow(QMainWindow):
             self._count = None
             self._mode = "unknown"
             self.model.update(())
+        self._keys.update(self.setup.entered_keys)
+        if new.scope() != old.scope():
+            self.servers.set_scope(new.scope())
+        if self.servers.links or self._keys:
+            self._sync_servers()
         self._show_blast_radius()
         self.settingsChanged.emit(new)

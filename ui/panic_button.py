@@ -52,11 +52,12 @@ WARN_BG = QColor(20, 0, 0, 170)
 VERDICT_COLOURS = {
     Verdict.FLAT: QColor("#2e7d32"),
     Verdict.ORDERS_REMAIN: QColor("#f9a825"),
+    Verdict.POSITIONS_REMAIN: QColor("#f9a825"),
     Verdict.UNVERIFIED: QColor("#f9a825"),
     Verdict.REFUSED: QColor("#b71c1c"),
     Verdict.UNREACHABLE: QColor("#b71c1c"),
 }
-VERDICT_TEXT_DARK = {Verdict.ORDERS_REMAIN, Verdict.UNVERIFIED}
+VERDICT_TEXT_DARK = {Verdict.ORDERS_REMAIN, Verdict.POSITIONS_REMAIN, Verdict.UNVERIFIED}
 
 
 def verdict_colour(verdict: Verdict) -> QColor:
@@ -99,6 +100,7 @@ class PanicButton(QAbstractButton):
         self._hold_ms = 600
         self._warning = ""
         self._killing = False
+        self._scope_line = ""
         self._elapsed = ""
         self._progress: KillProgress | None = None
         self._report: CancelReport | None = None
@@ -135,6 +137,13 @@ class PanicButton(QAbstractButton):
         self._cancel_hold()
         self._hint = ""
         self._refresh()
+
+    def set_scope_line(self, line: str) -> None:
+        """What a press does beyond this server's orders ("Cancel 37 orders on 3 servers · close 3
+        positions · hold 5 min"): shown in place of the server line when there is more to say."""
+        if line != self._scope_line:
+            self._scope_line = line
+            self._refresh()
 
     def set_warning(self, warning: str) -> None:
         """A problem a trader must see before pressing (server down, key rejected, Semi-Auto)."""
@@ -211,6 +220,8 @@ class PanicButton(QAbstractButton):
         if self._killing:
             doing = self._progress.text if self._progress else "Sending cancel-all…"
             return f"{doing} · {self._elapsed}" if self._elapsed else doing
+        if self._scope_line:
+            return self._scope_line
         return f"on {self._server}" if self._server else "no server set"
 
     def verdict_line(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Final, TypeVar
 
 from PySide6.QtCore import Qt
@@ -31,6 +32,7 @@ WITHOUT_HISTORY: Final = "not listed here"
 _VERDICT_CSS = {
     Verdict.FLAT: ("#2e7d32", "#ffffff"),
     Verdict.ORDERS_REMAIN: ("#f9a825", "#000000"),
+    Verdict.POSITIONS_REMAIN: ("#f9a825", "#000000"),
     Verdict.UNVERIFIED: ("#f9a825", "#000000"),
     Verdict.REFUSED: ("#b71c1c", "#ffffff"),
     Verdict.UNREACHABLE: ("#b71c1c", "#ffffff"),
@@ -74,6 +76,17 @@ class ResultsPane(QTextBrowser):
             "<table width='100%' cellpadding='6' style='background:#f9a825; color:#000000'><tr>"
             f"<td><b>{html.escape(sentence)}</b></td></tr></table>"
         )
+
+    def add_steps(self, report: CancelReport) -> None:
+        """What the guard and the halt did after a kill's verdict (they run on after it)."""
+        body = steps_html(
+            replace(report, flatten=None, flatten_skipped=""),
+            WITH_HISTORY if self.history else WITHOUT_HISTORY,
+        )
+        if body:
+            head = f"<p style='margin:4px 0'><b>After the kill on {html.escape(report.server)}:</b></p>"
+            self.notices.append(head)
+            self._insert_on_top(head + body)
 
     def add_report(self, report: CancelReport, known: Mapping[str, Order] | None = None) -> None:
         """Show a finished kill above the earlier ones. ``known`` describes orders by id."""
@@ -150,6 +163,53 @@ def unsaid_notes(report: CancelReport) -> list[str]:
     return [note for note in report.errors if note not in report.message]
 
 
+def steps_html(report: CancelReport, more: str) -> str:
+    """The positions, the guard and the halt of one kill, when its scope asked for them."""
+    body = ""
+    flatten = report.flatten
+    if flatten is not None:
+        body += _rows(
+            "Positions still open",
+            "#ffb74d",
+            flatten.remaining,
+            lambda left: f"{html.escape(left.position.describe())} — {html.escape(left.reason)}",
+            more,
+        )
+        closed = [(p, "closeposition") for p in flatten.closed_by_server]
+        closed += [(p, "its own closing order") for p in flatten.closed_by_sweep]
+        body += _rows(
+            "Positions closed", "#81c784", closed, lambda c: f"{html.escape(c[0].describe())} — {c[1]}", more
+        )
+    elif report.flatten_skipped:
+        body += f"<p style='margin:4px 0; color:#ffb74d'>{html.escape(report.flatten_skipped)}</p>"
+        body += _rows(
+            "Positions still open",
+            "#ffb74d",
+            report.open_positions,
+            lambda p: html.escape(p.describe()),
+            more,
+        )
+    guard = report.guard
+    if guard is not None:
+        ended = f" (released early: {html.escape(guard.stopped_early)})" if guard.stopped_early else ""
+        body += (
+            f"<p style='margin:4px 0'>Held flat {guard.ran_s:.0f} of {guard.seconds:.0f} s{ended}: "
+            f"caught {len(guard.caught)} orders and {len(guard.positions_closed)} positions; at most "
+            f"{guard.max_working_seen} working at once; at the end {guard.outcome.replace('_', ' ')}.</p>"
+        )
+        body += _rows(
+            "The guard could not undo",
+            "#ef9a9a",
+            guard.failures,
+            lambda c: f"{html.escape(c.what)} — {html.escape(c.reason)}",
+            more,
+        )
+    if report.halt is not None:
+        colour = "#ef5350" if report.halt.halted else "#b0bec5"
+        body += f"<p style='margin:4px 0; color:{colour}'><b>{html.escape(report.halt.reason)}</b></p>"
+    return body
+
+
 def render_report(
     report: CancelReport, known: Mapping[str, Order], number: int, *, more: str = WITH_HISTORY
 ) -> str:
@@ -211,6 +271,7 @@ def render_report(
     body += _rows(
         "Cancelled by the server", "#81c784", report.canceled_by_server, lambda o: _describe(o, known), more
     )
+    body += steps_html(report, more)
     body += _rows("Notes", "#b0bec5", unsaid_notes(report), html.escape, more)
 
     timings = []

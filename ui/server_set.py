@@ -131,11 +131,16 @@ class ServerSet(QObject):
     def set_scope(self, scope: KillScope) -> None:
         self.scope = scope
         for link in self.links.values():
-            link.lanes.want_positions(scope.close_positions)
+            link.lanes.set_scope(scope)
 
-    def _add(self, server: Server, key: str) -> None:
+    def adopt(self, server: Server, key: str, lanes: Lanes) -> None:
+        """Take lanes made elsewhere (a test's, the caller's) as this server's."""
+        self._add(server, key, lanes)
+
+    def _add(self, server: Server, key: str, lanes: Lanes | None = None) -> None:
         url = server.url
-        lanes = self._factory(server, key)
+        if lanes is None:
+            lanes = self._factory(server, key)
         lanes.setParent(self)
         steps = StepsLane(make_http_client(), self.record)
         steps.configure(url, key, server.strategy)
@@ -152,7 +157,7 @@ class ServerSet(QObject):
         steps.caught.connect(lambda catch, u=url: self.caught.emit(u, catch))
         steps.finished.connect(lambda report, u=url: self.stepsFinished.emit(u, report))
         steps.resumed.connect(lambda outcome, u=url: self.resumed.emit(u, outcome))
-        lanes.want_positions(self.scope.close_positions)
+        lanes.set_scope(self.scope)
         if self._started:
             lanes.start()
 
@@ -224,7 +229,8 @@ class ServerSet(QObject):
             link.steps.after(report, self.scope, kill.kill_id if kill is not None else None)
         with self._lock:
             press = self._press
-        if press is None:
+        if press is None:  # fired on this server's lanes alone: a press of its own
+            self.pressFinished.emit(PressReport((report,), report.trigger))
             return
         press.reports[url] = report
         press.waiting.discard(url)

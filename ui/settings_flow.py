@@ -78,6 +78,7 @@ class SettingsFlow(QObject):
         self.key_store = key_store
         self.key = key
         self.dialog: SettingsDialog | None = None
+        self.entered_keys: dict[str, str] = {}  # keys typed for the other servers in the last save
         self.shown_notice = standing
         self._standing = standing
         self._persist = persist
@@ -167,6 +168,7 @@ class SettingsFlow(QObject):
         store_changed = dialog.key_store is not self.key_store
         self.key_store = dialog.key_store
         key = dialog.entered_key
+        self.entered_keys = dict(dialog.entered_keys)  # the other servers' keys, just typed
         if key is None and new.host == old.host:
             key = self.key
         self.save(new)
