@@ -291,6 +291,20 @@ def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def print_window_reply(reply: dict[str, object], out: TextIO) -> None:
+    """The window's verdict: one server's report, or each server's and the overall line."""
+    servers = reply.get("servers")
+    if isinstance(servers, list):
+        for server in servers:
+            if isinstance(server, dict):
+                print(f"── {server.get('server')}", file=out)
+                _print_window_server(server, out)
+                print(file=out)
+        print(f"OVERALL: {reply.get('summary') or reply.get('verdict')} (fired by the window)", file=out)
+        return
+    _print_window_server(reply, out)
+
+
+def _print_window_server(reply: dict[str, object], out: TextIO) -> None:
     """The window's verdict (``CancelReport.to_json()`` plus ``summary``) in ``print_report``'s shape."""
 
     def items(key: str) -> list[object]:

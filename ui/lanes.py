@@ -254,7 +254,6 @@ class Lanes(QObject):
         """What the next kill does beyond cancelling orders (a running kill keeps its own)."""
         if not self._stopped:
             self.kill_lane.set_scope(scope)
-            self.poll_lane.want_positions(scope.close_positions)
 
     def want_positions(self, wanted: bool) -> None:
         """Read the position book on the poll lane too (``positionsRead``), or stop."""

@@ -158,6 +158,7 @@ class ServerSet(QObject):
         steps.finished.connect(lambda report, u=url: self.stepsFinished.emit(u, report))
         steps.resumed.connect(lambda outcome, u=url: self.resumed.emit(u, outcome))
         lanes.set_scope(self.scope)
+        lanes.want_positions(True)  # the positions tab, and the button's count of them
         if self._started:
             lanes.start()
 
