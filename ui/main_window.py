@@ -61,6 +61,7 @@ from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_
 from ui.positions_model import PositionsModel
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
+from ui.server_orders import AllServersModel
 from ui.server_set import ServerSet
 from ui.settings_dialog import SettingsDialog
 from ui.settings_flow import KeyLookup, SettingsFlow
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self._key_reads: dict[str, Background[str | None]] = {}
         self._states: dict[str, ConnectionState] = {}
         self._counts: dict[str, int] = {}  # working orders per server at its last good read
+        self._server_models: dict[str, OrdersModel] = {}  # the other servers' order books
         self.setup = SettingsFlow(
             settings,
             key_store,
@@ -306,6 +308,8 @@ class MainWindow(QMainWindow):
         self.orders_title = self.orders.title
         self.show_all_toggle = self.orders.show_all_toggle
         self.show_all_toggle.toggled.connect(self._show_all_changed)
+        self.all_orders = AllServersModel(self)  # every server's orders, when there are several
+        self.orders.server_filter.currentIndexChanged.connect(self._show_filter)
 
         self.results = ResultsPane(history=self.record is not None)
         self.results.setMinimumWidth(340)
@@ -393,8 +397,38 @@ class MainWindow(QMainWindow):
         self.servers.set_servers(known)
         for server in wanted:
             self.positions.set_server_name(server.url, server.name)
+        self._follow_books(wanted)
         self._show_connections()
         self._show_blast_radius()
+
+    def _follow_books(self, wanted: tuple[Server, ...]) -> None:
+        """One order table per server; with several, every server's orders with a Server column
+        (or one server's, as the filter says)."""
+        primary = self._primary_url()
+        live = [s for s in wanted if s.url in self.servers.links]
+        for url in [u for u in self._server_models if u not in {s.url for s in live}]:
+            del self._server_models[url]
+        models = []
+        for server in live:
+            model = self.model if server.url == primary else self._server_models.get(server.url)
+            if model is None:
+                model = self._server_models[server.url] = OrdersModel(self)
+                model.show_all = self.model.show_all
+            models.append((server.name, model))
+        self.all_orders.set_sources(models)
+        self.orders.set_servers([(s.url, s.name) for s in live] if len(live) > 1 else [])
+        self._show_filter()
+
+    def _show_filter(self) -> None:
+        url = self.orders.server_filter.currentData() if not self.orders.server_filter.isHidden() else None
+        several = len(self.servers.links) > 1
+        if several and not url:
+            self.orders.show_model(self.all_orders, server_column=True)
+            return
+        model = (
+            self.model if not url or url == self._primary_url() else self._server_models.get(url, self.model)
+        )
+        self.orders.show_model(model, server_column=False)
 
     def _read_key_of(self, server: Server) -> None:
         store, url = self.key_store, server.url
@@ -514,7 +548,10 @@ class MainWindow(QMainWindow):
         if url == self._primary_url():
             self._on_book(book, changes)
             return
-        self._counts[url] = len(book.working)
+        model = self._server_models.get(url)
+        if model is not None:
+            model.apply(changes)
+            self._counts[url] = model.working_count()
         self._show_blast_radius()
 
     def _on_positions(self, url: str, book: PositionBook | ApiError) -> None:
@@ -726,6 +763,8 @@ class MainWindow(QMainWindow):
 
     def _show_all_changed(self, value: bool) -> None:
         self.model.show_all = value
+        for model in self._server_models.values():
+            model.show_all = value
         self.setup.keep(replace(self.settings, show_all_orders=value), ("show_all_orders",))
 
     # -- the record -----------------------------------------------------------------------------

@@ -3,10 +3,11 @@ time zone of its times), the "show all" toggle, and the table over ``OrdersModel
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -21,6 +22,7 @@ from ui.orders_model import OrdersModel
 # its exchange, "trigger pending", a 16-digit order id); fixed, because no resize mode here may
 # ask 10,000 rows for their size.
 COLUMN_WIDTHS = (72, 140, 44, 50, 74, 66, 52, 70, 112, 128)
+SERVER_COLUMN_WIDTH = 96  # the Server column of several servers' orders
 ROW_HEIGHT = 24
 
 
@@ -65,10 +67,16 @@ class OrdersPane(QWidget):
         self.show_all_toggle = QCheckBox("Show all today's orders")
         self.show_all_toggle.setObjectName("showAllToggle")
         self.show_all_toggle.setChecked(show_all)
+        # With several servers: which server's orders to show (all, with a Server column).
+        self.server_filter = QComboBox()
+        self.server_filter.setObjectName("serverFilter")
+        self.server_filter.setToolTip("Show every server's orders, or one server's")
+        self.server_filter.setVisible(False)
         head = QHBoxLayout()
         head.setSpacing(12)
         head.addWidget(self.title)
         head.addWidget(self.times_note)
+        head.addWidget(self.server_filter)
         head.addWidget(self.show_all_toggle)
         head.addStretch(1)  # the toggle stays with its heading, clear of the results' heading
         layout = QVBoxLayout(self)
@@ -77,6 +85,28 @@ class OrdersPane(QWidget):
         layout.addWidget(self.table)
         self.setMinimumWidth(self.show_all_toggle.sizeHint().width() + 320)
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * ROW_HEIGHT)
+
+    def show_model(self, model: QAbstractItemModel, *, server_column: bool) -> None:
+        """Show ``model`` (one server's orders, or every server's with a Server column first)."""
+        if self.table.model() is model:
+            return
+        self.table.setModel(model)
+        widths = ((SERVER_COLUMN_WIDTH,) if server_column else ()) + COLUMN_WIDTHS
+        for column, width in enumerate(widths):
+            self.table.setColumnWidth(column, width)
+
+    def set_servers(self, names: list[tuple[str, str]]) -> None:
+        """The servers to choose between (url, name); the filter shows only for several."""
+        self.server_filter.blockSignals(True)
+        chosen = self.server_filter.currentData()
+        self.server_filter.clear()
+        self.server_filter.addItem("All servers", "")
+        for url, name in names:
+            self.server_filter.addItem(name, url)
+        index = self.server_filter.findData(chosen) if chosen else 0
+        self.server_filter.setCurrentIndex(max(0, index))
+        self.server_filter.blockSignals(False)
+        self.server_filter.setVisible(len(names) > 1)
 
     def needed_width(self) -> int:
         """The width that shows every column without a horizontal scroll bar."""

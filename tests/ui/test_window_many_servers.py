@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
@@ -166,3 +167,23 @@ def test_a_switched_off_server_is_kept_but_left_out_of_the_kill(
         window.fire("button")
     assert sims[0].working_orders() == [] and len(sims[1].working_orders()) == 7
     assert len(window.settings.servers) == 2 and window.settings.servers[1].enabled is False
+
+
+def test_the_order_table_shows_every_servers_orders_with_a_server_column_and_a_filter(
+    qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
+) -> None:
+    window = make_window(sims)
+    table = window.orders.table
+    qtbot.waitUntil(lambda: table.model().rowCount() == 21, timeout=WAIT_MS)
+    model = table.model()
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "Server"
+    names = {model.data(model.index(row, 0)) for row in range(model.rowCount())}
+    assert names == {"Broker 1", "Broker 2", "Broker 3"}
+    choose = window.orders.server_filter
+    assert not choose.isHidden()
+    choose.setCurrentIndex(choose.findData(sims[1].url))
+    assert (
+        table.model().rowCount() == 7 and table.model().headerData(0, Qt.Orientation.Horizontal) != "Server"
+    )
+    choose.setCurrentIndex(0)
+    assert table.model().rowCount() == 21
