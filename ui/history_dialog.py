@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.market_time import ist, ist_date_time
 from core.orders import Order
+from core.positions import Position
 from core.record import KillDetails, KillRecord, KillState, KillSummary, Outcome
 
 # (parent, caption, suggested file name, filter) -> chosen path, or "" when cancelled.
@@ -55,7 +56,16 @@ _OUTCOME_TITLES = {
     Outcome.ALREADY_FINISHED: "Already finished",
     Outcome.CANCELLED_BY_SWEEP: "Cancelled by the sweep",
     Outcome.CANCELLED_BY_SERVER: "Cancelled by the server",
+    Outcome.MISSING: "Missing from the final read of the book",
+    Outcome.POSITION_REMAINING: "Positions still open",
+    Outcome.POSITION_CLOSED: "Positions closed",
+    Outcome.GUARD_FAILED: "The guard could not undo",
+    Outcome.GUARD_CANCELLED: "Cancelled by the guard (placed after the kill)",
+    Outcome.GUARD_POSITION_CLOSED: "Positions the guard closed",
 }
+_POSITION_OUTCOMES = frozenset(
+    {Outcome.POSITION_REMAINING, Outcome.POSITION_CLOSED, Outcome.GUARD_POSITION_CLOSED}
+)
 
 
 def ask_save_path(parent: QWidget, caption: str, suggested: str, file_filter: str) -> str:
@@ -269,7 +279,10 @@ def render_details(details: KillDetails) -> str:
         lines = []
         for o in rows:
             # As the results pane says it: "SELL 406 SBIN LIMIT @ 812.5 (#2611…)", never "406.0".
-            line = e(Order.from_json({**o.order, "orderid": o.orderid}).describe())
+            if outcome in _POSITION_OUTCOMES:
+                line = e(Position.from_json(o.order).describe())
+            else:
+                line = e(Order.from_json({**o.order, "orderid": o.orderid}).describe())
             if o.reason:
                 line += f" — {e(o.reason)}"
             lines.append(f"<li>{line}</li>")

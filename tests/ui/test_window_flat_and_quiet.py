@@ -16,6 +16,7 @@ from core.report import CancelReport, Verdict
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
+from ui.history_dialog import render_details
 from ui.main_window import MainWindow
 
 WAIT_MS = 30_000
@@ -71,7 +72,7 @@ def test_the_scope_is_a_setting_and_the_button_shows_its_blast_radius(
 
 
 def test_a_kill_that_closes_positions_shows_them_closed(
-    qtbot: QtBot, make_window: Callable[..., MainWindow]
+    qtbot: QtBot, make_window: Callable[..., MainWindow], tmp_path: Path
 ) -> None:
     with Simulator(orders=4, positions=3, mode="live", seed=5) as sim:
         window = make_window(sim, close_positions=True)
@@ -82,6 +83,14 @@ def test_a_kill_that_closes_positions_shows_them_closed(
         assert report.verdict is Verdict.FLAT and report.flatten is not None
         assert len(report.flatten.closed) == 3 and sim.open_positions() == []
         assert "Positions closed" in window.results.toPlainText()
+        # History and its export carry them too.
+        assert window.record is not None
+        details = window.record.details(window.record.history()[0].kill_id)
+        assert details is not None
+        assert "Positions closed (3)" in render_details(details)
+        exported = tmp_path / "kills.csv"
+        window.record.export_csv(exported)
+        assert exported.read_text("utf-8").count("position_closed") == 3
 
 
 def test_the_guard_counts_down_catches_and_is_released_by_a_hold(
