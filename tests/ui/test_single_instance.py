@@ -166,3 +166,20 @@ def test_a_hung_window_is_not_waited_on_for_a_whole_kill(socket_name: str) -> No
         frozen.bind(socket_name)
         frozen.listen(1)
         assert instance.ask_window_to_fire(600.0, name=socket_name, accept_timeout_s=0.5) is None
+
+
+def test_a_second_launch_on_another_server_says_which_server_the_open_window_is_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ui.app import _already_open, parse
+
+    code = _already_open(
+        parse(["--host", "http://10.0.0.9:5000"]), {"ok": True, "host": "http://10.0.0.5:5000"}
+    )
+    said = capsys.readouterr().err
+    assert code == 2
+    assert "already open is on http://10.0.0.5:5000, not http://10.0.0.9:5000" in said
+    assert (
+        _already_open(parse(["--host", "http://10.0.0.5:5000"]), {"ok": True, "host": "http://10.0.0.5:5000"})
+        == 0
+    )
