@@ -193,12 +193,17 @@ class ServerSet(QObject):
         with self._lock:
             press = self._press
             if press is None:
-                press = self._press = _Press(
-                    trigger, uuid.uuid4().hex[:16] if len(self.links) > 1 else "", set(self.links)
-                )
+                press_id = uuid.uuid4().hex[:16] if len(self.links) > 1 else ""
+                press = self._press = _Press(trigger, press_id, set(self.links))
         fired = False
-        for link in list(self.links.values()):
-            fired = link.lanes.fire(trigger, press=press.press_id) or fired
+        for url, link in list(self.links.items()):
+            if link.lanes.fire(trigger, press=press.press_id):
+                fired = True
+            else:  # its lanes have stopped: this press will hear nothing from it
+                with self._lock:
+                    press.waiting.discard(url)
+        if not press.waiting:
+            self._maybe_done(press)
         return fired
 
     def interrupt(self, reason: str) -> None:
@@ -242,6 +247,8 @@ class ServerSet(QObject):
             if press.waiting or self._press is not press:
                 return
             self._press = None
+        if not press.reports:  # nothing was fired: there is no verdict to give
+            return
         ordered = tuple(press.reports[u] for u in self.links if u in press.reports)
         ordered += tuple(r for u, r in press.reports.items() if u not in self.links)
         self.pressFinished.emit(PressReport(ordered, press.trigger))
