@@ -46,9 +46,25 @@ WINDOW_GRACE_S = 30.0
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="killswitch",
+        usage="killswitch [--demo | --host URL]          (the window)\n"
+        "       killswitch COMMAND [options]             (see killswitch COMMAND --help)\n"
+        "       killswitch --version | --self-test",
         description=f"{APP_NAME}: cancel every working order on an OpenAlgo account, verified.",
-        epilog="Exit status: 0 flat, 1 orders remain or unverified, 2 usage/configuration error, "
-        "3 refused by the server, 4 unreachable or timed out.",
+        # The window's options are parsed by the window (ui.app), which this command line never
+        # imports; they are listed here so that --help shows every way to start the program.
+        epilog=f"""the window (no COMMAND):
+  --demo       open the window on a built-in simulated server: no broker, no key, nothing saved
+  --host URL   open the window on this OpenAlgo server (key from ${ENV_KEY} for this run,
+               else the OS keyring); without --host, the server saved in Settings
+  --self-test  check this build (simulator, window, one kill) and exit 0 only if all passed
+
+environment:
+  {ENV_HOST}      the server for cancel-all, trigger and set-key when --host is not given
+  {ENV_KEY}   the API key for cancel-all and trigger (scripts); never stored
+
+exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or unverified,
+2 usage or configuration error, 3 refused by the server, 4 unreachable, 130 Ctrl+C, 143 SIGTERM.""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -128,8 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
             f"server does (default: the saved setting, {DEFAULT_DEADLINE_S:.0f} s; 1 to 600)",
         )
 
-    key = sub.add_parser("set-key", help="store the API key in the OS keyring (prompted, never echoed)")
-    key.add_argument("--host", help="OpenAlgo URL the key belongs to")
+    key = sub.add_parser(
+        "set-key",
+        help="store the API key in the OS keyring (prompted, never echoed; or piped on stdin)",
+    )
+    key.add_argument(
+        "--host",
+        metavar="URL",
+        help=f"OpenAlgo URL the key belongs to (default: ${ENV_HOST}, else the server saved in the "
+        "window's Settings)",
+    )
     return parser
 
 
@@ -267,6 +291,20 @@ def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def print_window_reply(reply: dict[str, object], out: TextIO) -> None:
+    """The window's verdict: one server's report, or each server's and the overall line."""
+    servers = reply.get("servers")
+    if isinstance(servers, list):
+        for server in servers:
+            if isinstance(server, dict):
+                print(f"── {server.get('server')}", file=out)
+                _print_window_server(server, out)
+                print(file=out)
+        print(f"OVERALL: {reply.get('summary') or reply.get('verdict')} (fired by the window)", file=out)
+        return
+    _print_window_server(reply, out)
+
+
+def _print_window_server(reply: dict[str, object], out: TextIO) -> None:
     """The window's verdict (``CancelReport.to_json()`` plus ``summary``) in ``print_report``'s shape."""
 
     def items(key: str) -> list[object]:
@@ -301,6 +339,7 @@ def print_window_reply(reply: dict[str, object], out: TextIO) -> None:
 
 
 def print_report(report: CancelReport, out: TextIO) -> None:
+    """The report as a few lines for a terminal; each sentence is printed once."""
     print(report.verdict.headline, file=out)
     print(f"  server:   {report.server} ({report.mode.upper()})", file=out)
     if report.message:
@@ -310,14 +349,17 @@ def print_report(report: CancelReport, out: TextIO) -> None:
     for orderid in report.canceled_by_sweep:
         print(f"  cancelled by sweep   #{orderid}", file=out)
     for failure in report.failures:
-        print(f"  FAILED   #{failure.orderid or '?'}: {failure.reason}", file=out)
+        # A refused kill fails every order with the refusal already printed as the message.
+        reason = "refused (the message above)" if failure.reason == report.message else failure.reason
+        print(f"  FAILED   #{failure.orderid or '?'}: {reason}", file=out)
     label = "STILL WORKING" if report.remaining_verified else "LAST SEEN WORKING"
     for order in report.remaining:
         print(f"  {label}  {order.describe()} [{order.status}]", file=out)
     for order in report.missing:
         print(f"  MISSING FROM THE BOOK  {order.describe()}", file=out)
     for error in report.errors:
-        if error != report.message:  # one sentence once
+        # One sentence once: a 502 is the message "Cancel-all was not sent: <why>" and the note "<why>".
+        if error not in report.message:
             print(f"  note: {error}", file=out)
     timing = f"  response {report.trigger_to_response_ms:.0f} ms" if report.trigger_to_response_ms else ""
     if report.trigger_to_verified_ms is not None:
@@ -325,23 +367,41 @@ def print_report(report: CancelReport, out: TextIO) -> None:
     print(f"{timing}, total {report.elapsed_ms:.0f} ms".lstrip(", "), file=out)
 
 
-def set_key(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from core.secrets import KeyStoreError, OsKeyStore
+def set_key(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
+    """Store a key for the server in the OS keyring: typed at a prompt (not echoed), or read
+    from the first line of a pipe (``pass openalgo | killswitch set-key``) without a prompt."""
+    from core.secrets import KeyStoreError, KeyStoreProblem, OsKeyStore
 
+    stdin = stdin or sys.stdin
+    why = {  # the keyring's own sentences offer the window's memory-only store: not for a command
+        KeyStoreProblem.NO_KEYRING: "no keyring is running here",
+        KeyStoreProblem.PLAINTEXT: "the only keyring here would keep the key unencrypted",
+        KeyStoreProblem.LOCKED: "the keyring stayed locked",
+        KeyStoreProblem.REFUSED: "the keyring refused to store it",
+        KeyStoreProblem.FAILED: "the keyring failed",
+    }
     host = resolve_host(args.host)
     store = OsKeyStore()
     problem = store.check()
-    if problem is not None:
-        print(f"killswitch: {problem.sentence} Nothing was stored.", file=err)
+    # A locked keyring is still a keyring: storing asks the desktop to unlock it.
+    if problem is not None and problem.problem is not KeyStoreProblem.LOCKED:
+        print(
+            f"killswitch: {why[problem.problem]}. Nothing was stored (a key is never written in "
+            f"plain text); give the key to each command in ${ENV_KEY} instead.",
+            file=err,
+        )
         return EXIT_USAGE
-    key = getpass.getpass(f"OpenAlgo API key for {host} (not echoed): ").strip()
+    if stdin.isatty():
+        key = getpass.getpass(f"OpenAlgo API key for {host} (not echoed): ").strip()
+    else:  # piped: no terminal to hide the echo on, and no prompt for a script to see
+        key = stdin.readline().strip()
     if not key:
         print("killswitch: no key entered; nothing was stored.", file=err)
         return EXIT_USAGE
     try:
         store.set(host, key)
     except KeyStoreError as exc:
-        print(f"killswitch: {exc.sentence} Nothing was stored.", file=err)
+        print(f"killswitch: {why[exc.problem]}. Nothing was stored.", file=err)
         return EXIT_USAGE
     print(f"Stored the key for {host} in {store.description}.", file=out)
     return 0

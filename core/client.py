@@ -119,8 +119,8 @@ _tls: list[ssl.SSLContext] = []  # the one context, once made
 
 
 def verified_tls() -> ssl.SSLContext:
-    """httpx's default verified TLS context, made once for every client: loading the CA bundle
-    takes 30-40 ms, and each lane's client (and each connection test) used to load its own.
+    """The OS-trust verified TLS context (``core.tls``), made once for every client: loading the CA
+    bundle takes 30-40 ms, and each lane's client (and each connection test) used to load its own.
 
     Thread-safe: a caller that arrives while another thread loads it waits for that load. OpenSSL
     reads the bundle without the interpreter lock, so a window start can load it on a helper
@@ -128,7 +128,9 @@ def verified_tls() -> ssl.SSLContext:
     """
     with _tls_lock:
         if not _tls:
-            _tls.append(httpx.create_ssl_context())
+            from core import tls
+
+            _tls.append(tls.verified_tls())
         return _tls[0]
 
 

@@ -273,7 +273,14 @@ class _Conversation:
         # A pipe opened as a file has no timeout: read on a helper thread and stop waiting
         # for it when the deadline passes (closing the pipe then ends the read).
         result: list[bytes] = []
-        reader = threading.Thread(target=lambda: result.append(self._pipe.read(65536)), daemon=True)
+
+        def read() -> None:
+            try:
+                result.append(self._pipe.read(65536))
+            except OSError:  # the window's end is gone (ERROR_BROKEN_PIPE, ERROR_PIPE_NOT_CONNECTED)
+                result.append(b"")
+
+        reader = threading.Thread(target=read, daemon=True)
         reader.start()
         reader.join(timeout_s)
         if reader.is_alive():

@@ -88,6 +88,16 @@ class Settings:
     # Every server a press reaches, in order. Empty in settings saved before there could be
     # several: then ``host`` and ``strategy`` are the one server (see :meth:`server_list`).
     servers: tuple[Server, ...] = ()
+    # Where the window was at its last close (inside its frame; width 0: never saved), and how
+    # its splitters stood: the order book's and results' height, the order book's width (0: the
+    # window's own default). ui.window_placement fits them into the screen's available area.
+    window_x: int = 0
+    window_y: int = 0
+    window_width: int = 0
+    window_height: int = 0
+    window_maximized: bool = False
+    lower_height: int = 0
+    orders_width: int = 0
 
     def validated(self) -> Settings:
         """A copy with out-of-range values pulled back into range."""
@@ -102,6 +112,12 @@ class Settings:
             deadline_s=min(max(self.deadline_s, 1.0), 600.0),
             guard_s=0.0 if self.guard_s < 1 else min(self.guard_s, 3600.0),
             servers=servers,
+            window_x=min(max(self.window_x, -_MAX_PIXELS), _MAX_PIXELS),
+            window_y=min(max(self.window_y, -_MAX_PIXELS), _MAX_PIXELS),
+            window_width=min(max(self.window_width, 0), _MAX_PIXELS),
+            window_height=min(max(self.window_height, 0), _MAX_PIXELS),
+            lower_height=min(max(self.lower_height, 0), _MAX_PIXELS),
+            orders_width=min(max(self.orders_width, 0), _MAX_PIXELS),
         )
 
     def server_list(self) -> tuple[Server, ...]:
@@ -125,6 +141,9 @@ def _unique_servers(servers: tuple[Server, ...]) -> list[Server]:
             seen.add(url)
             kept.append(replace(server, url=url, strategy=server.strategy.strip() or DEFAULT_STRATEGY))
     return kept
+
+
+_MAX_PIXELS = 100_000  # window geometry beyond this is not a screen, it is a damaged file
 
 
 def config_dir() -> Path:

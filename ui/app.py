@@ -30,7 +30,7 @@ import resources
 from core import APP_NAME, __version__
 from core import settings as settings_store
 from core.client import normalise_host, verified_tls
-from core.instance import ask_window_to_show
+from core.instance import ask_window_to_show, server_name
 from core.log_file import KeyRedactor, close_log, open_log
 from core.record import KillRecord
 from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # imported where used: a --demo start needs neither before it
 ENV_KEY = "OPENALGO_API_KEY"
 DEMO_ORDERS = 25
 EXIT_USAGE = 2
+DEMO_SOCKET_FILE = "demo.sock"
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,20 @@ class Session:
 
 
 def connect_fire_sources(
-    session: Session, instance: SingleInstance | None, *, start: bool = True
+    session: Session,
+    instance: SingleInstance | None,
+    *,
+    start: bool = True,
+    peer_running: Callable[[], bool] | None = None,
 ) -> FireSources:
     """Wire the global hotkey, the tray and the local socket to the window, and (unless told
-    not to yet) bind the hotkey and show the tray."""
+    not to yet) bind the hotkey and show the tray. ``peer_running`` says whether the other kind
+    of window (the demo, or the real one) is open: the real window's hotkey comes first."""
     from ui.fire_sources import FireSources
 
-    sources = FireSources(session.window, instance=instance)
+    sources = FireSources(
+        session.window, instance=instance, demo=session.window.demo, peer_running=peer_running
+    )
     session.window.killFinished.connect(sources.kill_finished)
     session.window.settingsChanged.connect(sources.apply_settings)
     session.sources = sources
@@ -191,6 +199,23 @@ def build_session(
     return Session(window, _closers(record))
 
 
+def demo_instance_name() -> str:
+    """The demo's own socket (or pipe), beside the real window's."""
+    name = server_name()
+    return f"{name}-demo" if sys.platform == "win32" else str(Path(name).with_name(DEMO_SOCKET_FILE))
+
+
+def window_answers(name: str, timeout_ms: int = 300) -> bool:
+    """Whether a window listens on the local socket ``name`` (a connection, nothing sent)."""
+    from PySide6.QtNetwork import QLocalSocket
+
+    probe = QLocalSocket()
+    probe.connectToServer(name)
+    alive = probe.waitForConnected(timeout_ms)
+    probe.abort()
+    return alive
+
+
 def _already_open(options: argparse.Namespace, answer: dict[str, object]) -> int:
     """A second launch: the first window came forward. Say which server it is on when this
     launch asked for another one."""
@@ -274,12 +299,44 @@ def prepare_app(app: QApplication) -> None:
     app.setStyleSheet(resources.read_text(resources.STYLESHEET))
 
 
+NO_DISPLAY = (
+    "killswitch: there is no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the "
+    "window cannot open. To cancel every working order from this terminal, run "
+    "'killswitch cancel-all --host URL' (key from $OPENALGO_API_KEY or the keyring); "
+    "'killswitch --help' lists the commands."
+)
+
+
+def no_display(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """True when Qt would find no display to open the window on.
+
+    On Linux Qt aborts inside its platform plugin ("Reinstalling the application may fix this
+    problem") when there is no X11 or Wayland display; this check runs before any QApplication
+    exists so that a trader on a headless box reads what to do instead. Windows and macOS always
+    have a display; offscreen, minimal and other explicitly chosen platforms need none.
+    """
+    if not platform.startswith("linux"):
+        return False
+    chosen = environ.get("QT_QPA_PLATFORM", "").split(":", 1)[0].strip().lower()
+    x11, wayland = bool(environ.get("DISPLAY")), bool(environ.get("WAYLAND_DISPLAY"))
+    if chosen == "xcb":
+        return not x11
+    if chosen.startswith("wayland"):
+        return not wayland
+    if chosen:  # offscreen, minimal, eglfs, vnc …: the user chose a platform that needs no display
+        return False
+    return not (x11 or wayland)
+
+
 def run(argv: list[str]) -> int:
     """Open the window; returns the exit status."""
     try:
         options = parse(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
+    if QApplication.instance() is None and no_display(os.environ):
+        print(NO_DISPLAY, file=sys.stderr)
+        return EXIT_USAGE
     # The lanes' TLS context: OpenSSL reads the CA bundle (~30 ms) without the interpreter lock,
     # so it loads on a helper thread while this one builds the window; the lanes wait for it.
     threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
@@ -295,18 +352,24 @@ def run(argv: list[str]) -> int:
         print(f"killswitch: the log file could not be opened ({exc.strerror}).", file=sys.stderr)
         log_path = None
     log.info("%s %s starting", APP_NAME, __version__)
-    # One window per user. The demo stays out of it: it must never answer a script's
-    # "killswitch trigger" meant for a real account, nor hide the real window.
-    instance: SingleInstance | None = None
-    if not options.demo:
-        from ui.single_instance import SingleInstance
+    # One window per user, and one demo beside it. The demo has a socket of its own: it must
+    # never answer a script's "killswitch trigger" meant for a real account, nor hide the real
+    # window; a second demo brings the first forward.
+    from ui.single_instance import SingleInstance
 
-        instance = SingleInstance()
-        if not instance.listen():
-            answer = ask_window_to_show()
-            if answer is not None:
-                return _already_open(options, answer)
-            instance = None  # nothing answered and the socket could not be taken: run alone
+    ours, theirs = (
+        (demo_instance_name(), server_name()) if options.demo else (server_name(), demo_instance_name())
+    )
+    instance: SingleInstance | None = SingleInstance(ours)
+    assert instance is not None
+    if not instance.listen():
+        answer = ask_window_to_show(name=ours)
+        if answer is not None:
+            if options.demo:
+                print("killswitch: the demo is already open; it was brought forward.")
+                return 0
+            return _already_open(options, answer)
+        instance = None  # nothing answered and the socket could not be taken: run alone
     try:
         session = build_session(options, redactor=redactor)
     except ValueError as exc:
@@ -322,7 +385,9 @@ def run(argv: list[str]) -> int:
     # hotkey's grab (Xlib on X11) and the tray icon start on the event loop's turn after the
     # window's first paint, which they would otherwise hold back: the lanes first, so the button
     # works before anything else can fire. Nothing can press the button before it is on screen.
-    sources = connect_fire_sources(session, instance, start=False)
+    sources = connect_fire_sources(
+        session, instance, start=False, peer_running=lambda: window_answers(theirs)
+    )
 
     def after_first_paint() -> None:
         session.window.start()

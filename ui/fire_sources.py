@@ -11,14 +11,20 @@ One object wires them to a window that has ``fire(trigger)``, ``request_fire(tri
 
 The window passes each kill's report to ``kill_finished``, which answers waiting
 ``killswitch trigger`` callers and shows the tray notification.
+
+The demo and the real window share one global chord, and only one program can hold it. The real
+window always gets it: a demo leaves it alone while a real window is open (and lets go when one
+opens), and a real window that finds the demo holding it takes it as soon as the demo lets go. A
+chord pressed in panic must never fire the demo instead of the real account.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
 from core.client import normalise_host
@@ -40,6 +46,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOTKEY_OFF = "The global hotkey is off (Settings)."
+PEER_CHECK_MS = 2000  # how often a demo looks for a real window, and a real window for the demo
+DEMO_DEFERS = "Hotkey off in the demo: your Kill Switch window is open and keeps {chord} for real kills."
+DEMO_CHORD_TAKEN = "Hotkey off in the demo: another program holds {chord}."
+DEMO_HOLDS = "The Kill Switch demo holds {chord}; this window takes it as soon as the demo lets go."
+DEMO_NO_TRIGGER = "This is the demo window; it takes no kills from the command line."
 
 
 class FireSources(QObject):
@@ -60,10 +71,20 @@ class FireSources(QObject):
         hotkey: GlobalHotkey | None = None,
         tray: KillSwitchTray | None = None,
         use_tray: bool = True,
+        demo: bool = False,
+        peer_running: Callable[[], bool] | None = None,
+        peer_check_ms: int = PEER_CHECK_MS,
         parent: QObject | None = None,
     ) -> None:
+        """``peer_running()`` says whether the other kind of window is open: for a demo, a real
+        window; for a real window, a demo (see the module docstring)."""
         super().__init__(parent if parent is not None else window)
         self.window = window
+        self._demo = demo
+        self._peer_running = peer_running or (lambda: False)
+        self._peer_timer = QTimer(self)
+        self._peer_timer.setInterval(peer_check_ms)
+        self._peer_timer.timeout.connect(self._check_peer)
         settings: Settings = window.settings
         self.trigger = ChordTrigger(settings.firing_policy, settings.hold_ms, "hotkey", self)
         self.bridge = HotkeyBridge(
@@ -129,13 +150,47 @@ class FireSources(QObject):
             return self.capability
         self.bridge.stop()
         self._chord = wanted
-        if wanted is None:
-            self.capability = HotkeyCapability(False, HOTKEY_OFF, "")
-        else:
-            self.capability = self.bridge.start(wanted)
-        self._show_capability(wanted)
-        self.hotkeyChanged.emit(self.capability)
+        self._set_capability(self._bind(wanted))
         return self.capability
+
+    def _bind(self, chord: str | None) -> HotkeyCapability:
+        """Take the chord, unless this is a demo and the real window is open; watch the other
+        window while it matters (module docstring)."""
+        if chord is None:
+            self._peer_timer.stop()
+            return HotkeyCapability(False, HOTKEY_OFF, "")
+        named = describe_chord(chord)
+        if self._demo:
+            self._peer_timer.start()  # a real window may open at any time: then let go
+            if self._peer_running():
+                return HotkeyCapability(False, DEMO_DEFERS.format(chord=named), "")
+            capability = self.bridge.start(chord)
+            if capability.ok:
+                return capability
+            return HotkeyCapability(False, DEMO_CHORD_TAKEN.format(chord=named), "")
+        capability = self.bridge.start(chord)
+        if not capability.ok and self._peer_running():
+            self._peer_timer.start()  # the demo lets go when it sees this window: try again
+            return HotkeyCapability(False, DEMO_HOLDS.format(chord=named), capability.fallback)
+        self._peer_timer.stop()
+        return capability
+
+    def _check_peer(self) -> None:
+        chord = self._chord
+        if chord is None:
+            self._peer_timer.stop()
+            return
+        if self._demo and self.capability.ok and self._peer_running():
+            self.bridge.stop()  # a real window opened: the chord is for real kills
+            self._set_capability(HotkeyCapability(False, DEMO_DEFERS.format(chord=describe_chord(chord)), ""))
+        elif not self.capability.ok:
+            self.bridge.stop()
+            self._set_capability(self._bind(chord))
+
+    def _set_capability(self, capability: HotkeyCapability) -> None:
+        self.capability = capability
+        self._show_capability(self._chord)
+        self.hotkeyChanged.emit(capability)
 
     def kill_finished(self, report: CancelReport) -> None:
         """Each kill's report: answer waiting ``killswitch trigger`` callers, notify from the tray."""
@@ -146,6 +201,7 @@ class FireSources(QObject):
 
     def stop(self) -> None:
         """Release the hotkey, remove the tray icon and close the socket; idempotent."""
+        self._peer_timer.stop()
         self.bridge.stop()
         if self.tray is not None:
             self.tray.hide()
@@ -170,15 +226,18 @@ class FireSources(QObject):
             self.hotkey_label.setToolTip(self.capability.fallback)
 
     def _press_now(self) -> bool:
-        """The hotkey's own thread: under the immediate policy, straight into the kill lane
-        (``Lanes.fire`` is thread-safe). Without lanes (no key yet) the press goes to the window
-        on the UI thread, which says what is missing."""
-        lanes = getattr(self.window, "lanes", None)
+        """The hotkey's own thread: under the immediate policy, straight into every server's kill
+        lane (``ServerSet.fire`` is thread-safe). Without lanes (no key yet) the press goes to the
+        window on the UI thread, which says what is missing."""
+        servers = getattr(self.window, "servers", None)
+        lanes = servers if servers is not None and servers.links else None
         if lanes is None:
             return False
         return self.trigger.press_now(lanes.fire)
 
     def _refuse_fire(self, request: dict[str, Any]) -> str | None:
+        if self._demo:
+            return DEMO_NO_TRIGGER
         if getattr(self.window, "closing", False):
             return "The window is closing, so it did not fire."
         if getattr(self.window, "lanes", None) is None:

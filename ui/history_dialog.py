@@ -14,7 +14,6 @@ import html
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -33,13 +32,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.market_time import ist, ist_date_time
+from core.orders import Order
+from core.positions import Position
 from core.record import KillDetails, KillRecord, KillState, KillSummary, Outcome
 
 # (parent, caption, suggested file name, filter) -> chosen path, or "" when cancelled.
 PathChooser = Callable[[QWidget, str, str, str], str]
 
-COLUMNS = ("Time", "Trigger", "Server", "Mode", "Verdict", "Cancelled", "Failed", "Remaining")
+COLUMNS = ("Time (IST)", "Trigger", "Server", "Mode", "Verdict", "Cancelled", "Failed", "Remaining")
+MODE_COLUMN = COLUMNS.index("Mode")
 HISTORY_LIMIT = 1000
+MODE_NOT_KNOWN = "The server never said which mode it was in (unreachable, key rejected, or cut short)."
 
 INTERRUPTED_DETAIL = (
     "Interrupted: the app stopped (closed or crashed) during this kill, so its outcome was never "
@@ -52,12 +56,27 @@ _OUTCOME_TITLES = {
     Outcome.ALREADY_FINISHED: "Already finished",
     Outcome.CANCELLED_BY_SWEEP: "Cancelled by the sweep",
     Outcome.CANCELLED_BY_SERVER: "Cancelled by the server",
+    Outcome.MISSING: "Missing from the final read of the book",
+    Outcome.POSITION_REMAINING: "Positions still open",
+    Outcome.POSITION_CLOSED: "Positions closed",
+    Outcome.GUARD_FAILED: "The guard could not undo",
+    Outcome.GUARD_CANCELLED: "Cancelled by the guard (placed after the kill)",
+    Outcome.GUARD_POSITION_CLOSED: "Positions the guard closed",
 }
+_POSITION_OUTCOMES = frozenset(
+    {Outcome.POSITION_REMAINING, Outcome.POSITION_CLOSED, Outcome.GUARD_POSITION_CLOSED}
+)
 
 
 def ask_save_path(parent: QWidget, caption: str, suggested: str, file_filter: str) -> str:
     path, _ = QFileDialog.getSaveFileName(parent, caption, suggested, file_filter)
     return path
+
+
+def mode_text(mode: str) -> str:
+    """LIVE, ANALYZE, or a dash for a kill that never learned its mode (the server did not answer
+    with it: unreachable, a rejected key, or a kill cut short)."""
+    return mode.upper() if mode in ("live", "analyze") else "—"
 
 
 def verdict_text(summary: KillSummary) -> str:
@@ -143,13 +162,12 @@ class HistoryDialog(QDialog):
             return
         self.table.setRowCount(len(self.summaries))
         for row, summary in enumerate(self.summaries):
-            when = datetime.fromtimestamp(summary.started_at).strftime("%Y-%m-%d %H:%M:%S")
-            mode = summary.mode.upper() if summary.mode in ("live", "analyze") else "unknown"
+            when = ist(summary.started_at).strftime("%Y-%m-%d %H:%M:%S")
             cells = (
                 when,
                 summary.trigger,
                 summary.server,
-                mode,
+                mode_text(summary.mode),
                 verdict_text(summary),
                 str(summary.cancelled),
                 str(summary.failed),
@@ -158,6 +176,8 @@ class HistoryDialog(QDialog):
             for column, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 item.setData(Qt.ItemDataRole.UserRole, summary.kill_id)
+                if column == MODE_COLUMN and value == "—":
+                    item.setToolTip(MODE_NOT_KNOWN)
                 if column >= 5:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
@@ -226,8 +246,8 @@ def render_details(details: KillDetails) -> str:
     """Everything recorded about one kill, as HTML; every recorded text is escaped."""
     s = details.summary
     e = html.escape
-    when = datetime.fromtimestamp(s.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    mode = s.mode.upper() if s.mode in ("live", "analyze") else "mode unknown"
+    when = ist_date_time(s.started_at)
+    mode = s.mode.upper() if s.mode in ("live", "analyze") else "mode not known"
     parts = [f"<h3>Kill {s.kill_id} · {e(when)} · {e(verdict_text(s))}</h3>"]
     if s.state is KillState.INTERRUPTED:
         parts.append(
@@ -258,11 +278,11 @@ def render_details(details: KillDetails) -> str:
             continue
         lines = []
         for o in rows:
-            order = o.order
-            described = " ".join(
-                str(order.get(k, "")) for k in ("action", "quantity", "symbol", "exchange", "pricetype")
-            ).strip()
-            line = f"#{e(o.orderid)}" + (f" {e(described)}" if described else "")
+            # As the results pane says it: "SELL 406 SBIN LIMIT @ 812.5 (#2611…)", never "406.0".
+            if outcome in _POSITION_OUTCOMES:
+                line = e(Position.from_json(o.order).describe())
+            else:
+                line = e(Order.from_json({**o.order, "orderid": o.orderid}).describe())
             if o.reason:
                 line += f" — {e(o.reason)}"
             lines.append(f"<li>{line}</li>")

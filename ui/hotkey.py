@@ -348,14 +348,17 @@ def check_hotkey_capability(
     return HotkeyCapability.works(parsed)
 
 
+# A system framework, named through a constant so that PyInstaller does not try to bundle it (it
+# scans ctypes calls for library names and warns about this path in every Windows build log).
+_APPLICATION_SERVICES = "/System/Library/Frameworks/ApplicationServices.framework/ApplicationServices"
+
+
 def _macos_trusted() -> bool | None:
     """AXIsProcessTrusted(), or None when it cannot be asked."""
     try:
         import ctypes
 
-        services = ctypes.cdll.LoadLibrary(
-            "/System/Library/Frameworks/ApplicationServices.framework/ApplicationServices"
-        )
+        services = ctypes.cdll.LoadLibrary(_APPLICATION_SERVICES)
         services.AXIsProcessTrusted.restype = ctypes.c_bool
         return bool(services.AXIsProcessTrusted())
     except (OSError, AttributeError):

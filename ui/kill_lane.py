@@ -40,6 +40,7 @@ from core.kill import KillSwitch
 from core.one_kill import OneKill, RunningKill
 from core.record import KillRecord
 from core.report import CancelReport, KillProgress
+from core.scope import KillScope
 from ui.connection_state import semi_auto_learned
 from ui.crash_report import report_unexpected
 
@@ -137,6 +138,7 @@ class KillLane(QObject):
         *,
         keep_warm_s: float = KEEP_WARM_S,
         record: KillRecord | None = None,
+        scope: KillScope | None = None,
     ) -> None:
         super().__init__()
         self.http = http
@@ -145,6 +147,7 @@ class KillLane(QObject):
         self._keep_warm_s = keep_warm_s
         self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        self.scope = scope or KillScope()
         self.one = one_kill(self._make_switch(host, apikey, strategy, deadline_s))
         self._thread = threading.Thread(target=self._serve, name="kill-lane", daemon=True)
         self._warm = threading.Thread(target=self._keep_warm, name="kill-lane-keep-warm", daemon=True)
@@ -162,6 +165,10 @@ class KillLane(QObject):
     def submit(self, kill: RunningKill) -> None:
         """Hand a kill to the kill thread; never blocks."""
         self._inbox.put(_Run(kill))
+
+    def set_scope(self, scope: KillScope) -> None:
+        """Later kills do this much (close positions...); a running kill keeps its own."""
+        self._inbox.put(scope)
 
     def reconfigure(self, host: str, apikey: str, strategy: str, deadline_s: float) -> None:
         """Later kills go to this server with this key; a running kill finishes on the old one."""
@@ -185,7 +192,7 @@ class KillLane(QObject):
         client.prepare_cancel_all()  # the press then sends a request built ahead
         if self._record is not None:
             self._record.secret = apikey
-        return KillSwitch(client, deadline_s=deadline_s, on_progress=self._herald.pass_on)
+        return KillSwitch(client, deadline_s=deadline_s, on_progress=self._herald.pass_on, scope=self.scope)
 
     def _serve(self) -> None:
         try:
@@ -214,6 +221,9 @@ class KillLane(QObject):
             self.one.use(
                 self._make_switch(command.host, command.apikey, command.strategy, command.deadline_s)
             )
+        elif isinstance(command, KillScope):  # between kills: the next kill has this scope
+            self.scope = command
+            self.one.switch.scope = command
 
     def _ended_by(self, kill: RunningKill, exc: Exception) -> None:
         """The kill hit an unexpected error: it ends unverified (recorded), and the next press

@@ -49,6 +49,7 @@ from core.orders import Order
 from core.record import KillRecord
 from core.replies import ApiError, ErrorKind, OrderBook
 from core.report import CancelReport, KillProgress
+from core.scope import KillScope
 from core.settings import data_dir
 from ui.connection_state import ConnectionState, ConnectionTest, initial_state
 from ui.kill_lane import Herald, KillLane
@@ -96,6 +97,7 @@ class Lanes(QObject):
         http_factory: HttpFactory = make_http_client,
         record: KillRecord | None = None,
         locks: ServerLocks | None = None,
+        scope: KillScope | None = None,
     ) -> None:
         super().__init__(parent)
         self._host = host
@@ -119,7 +121,15 @@ class Lanes(QObject):
             return OneKill(switch, record=record, locks=locks, known_orders=lambda: self._last_orders)
 
         self.kill_lane = KillLane(
-            host, apikey, strategy, deadline_s, http_factory(), self._herald, one_kill, record=record
+            host,
+            apikey,
+            strategy,
+            deadline_s,
+            http_factory(),
+            self._herald,
+            one_kill,
+            record=record,
+            scope=scope,
         )
         self.kill_lane.done.connect(self._on_kill_done, Qt.ConnectionType.QueuedConnection)
         self.one: OneKill = self.kill_lane.one
@@ -239,6 +249,11 @@ class Lanes(QObject):
         if not here:
             self._armed.emit(pressed.kill)
         return True
+
+    def set_scope(self, scope: KillScope) -> None:
+        """What the next kill does beyond cancelling orders (a running kill keeps its own)."""
+        if not self._stopped:
+            self.kill_lane.set_scope(scope)
 
     def want_positions(self, wanted: bool) -> None:
         """Read the position book on the poll lane too (``positionsRead``), or stop."""

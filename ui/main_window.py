@@ -6,50 +6,67 @@ shows what the lanes report through their signals. The window is built from what
 
 Its stories live next to it: where the settings and the key come from and go
 (``ui.settings_flow``), the running kill's clock and the question on closing during a kill
-(``ui.running_kill``), and the kill record's History and interrupted kills (``ui.past_kills``).
+(``ui.running_kill``), the kill record's History and interrupted kills (``ui.past_kills``), the
+confirm policy's question (``ui.confirm_step``), what the button warns of (``ui.button_words``),
+the connection line (``ui.connection_bar``), the order book's pane (``ui.orders_pane``) and where
+the window opens (``ui.window_placement``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core import APP_NAME
 from core.book_changes import BookChanges
+from core.guard import Catch
+from core.halt import HaltReport
 from core.log_file import KeyRedactor
 from core.orders import Order
 from core.record import KillRecord
-from core.report import CancelReport, KillProgress
+from core.replies import ApiError, PositionBook
+from core.report import CancelReport, KillProgress, PressReport
 from core.secrets import KeyStore
-from core.settings import FiringPolicy, Settings
+from core.settings import FiringPolicy, Server, Settings
+from ui import button_words as words
 from ui.about import about_text, about_title
+from ui.background import Background
+from ui.confirm_step import ConfirmStep, question
+from ui.connection_bar import ConnectionBar
 from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
+from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
-from ui.past_kills import HistoryWindow, interrupted_sentence, read_interrupted
+from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_kills
+from ui.positions_model import PositionsModel
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
+from ui.server_orders import AllServersModel
+from ui.server_set import ServerSet
 from ui.settings_dialog import SettingsDialog
-from ui.settings_flow import READING_KEY, KeyLookup, SettingsFlow
+from ui.settings_flow import KeyLookup, SettingsFlow
+from ui.steps_bars import GuardBar, HaltBar
+from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
 
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
@@ -59,7 +76,6 @@ __all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interr
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
 
-NO_KEY = "No API key yet: enter your OpenAlgo API key in Settings."
 _KNOWN_ORDERS_CAP = 50_000
 
 
@@ -73,14 +89,34 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
         poll_interval_s=settings.poll_interval_s,
         deadline_s=settings.deadline_s,
         record=record,
+        scope=settings.scope(),
     )
 
 
-def _section(title: str, object_name: str) -> QLabel:
-    label = QLabel(title)
-    label.setObjectName(object_name)
-    label.setProperty("role", "section")
-    return label
+def _header_button(text: str, name: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space on a focused header button must not fire
+    button.clicked.connect(slot)
+    return button
+
+
+def _splitter(
+    orientation: Qt.Orientation, name: str, panes: tuple[QWidget, QWidget], grows: int
+) -> QSplitter:
+    """Pane ``grows`` takes what the window gains or loses; the other keeps its size."""
+    splitter = QSplitter(orientation)
+    splitter.setObjectName(name)
+    splitter.setChildrenCollapsible(False)
+    for index, pane in enumerate(panes):
+        splitter.addWidget(pane)
+        splitter.setStretchFactor(index, 1 if index == grows else 0)
+    return splitter
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 class MainWindow(QMainWindow):
@@ -92,8 +128,9 @@ class MainWindow(QMainWindow):
     ``request_fire`` under the hold policy fires at once.
 
     Signals:
-        killFinished(CancelReport): each kill's report, after the window has shown it (the
-            lanes may be replaced when the settings change; this signal stays).
+        killFinished(CancelReport | PressReport): each press's report once every server has its
+            verdict, after the window has shown it -- the server's own report when there is one
+            server, the press's (each server's, and the most urgent verdict) when there are more.
         settingsChanged(Settings): the settings were changed in the dialog and saved.
         bookShown(): after each order book is on screen.
     """
@@ -117,31 +154,43 @@ class MainWindow(QMainWindow):
         record: KillRecord | None = None,
         redactor: KeyRedactor | None = None,
         key_lookup: KeyLookup | None = None,
+        screen: ScreenArea = screen_area,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.demo = demo
-        self._apikey = apikey
         self.record = record
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
-        self.lanes: Lanes | None = None
+        # Every enabled server's lanes (one when there is one server); keys kept in memory only.
+        self.servers = ServerSet(self._lanes_for_server, scope=settings.scope(), record=record, parent=self)
+        self._keys: dict[str, str] = {}
+        self._key_reads: dict[str, Background[str | None]] = {}
+        self._states: dict[str, ConnectionState] = {}
+        self._counts: dict[str, int] = {}  # working orders per server at its last good read
+        self._server_models: dict[str, OrdersModel] = {}  # the other servers' order books
         self.setup = SettingsFlow(
-            settings, key_store, persist=persist, settings_path=settings_path, host_locked=demo, parent=self
+            settings,
+            key_store,
+            key=apikey,
+            standing=notice,
+            persist=persist,
+            settings_path=settings_path,
+            host_locked=demo,
+            parent=self,
         )
-        self.setup.keyFound.connect(self._key_found)
-        self.setup.keyFailed.connect(self._key_failed)
-        self.setup.settingsSaved.connect(self._settings_saved)
+        self.setup.keyReady.connect(self._use_key)
+        self.setup.keyGone.connect(self._drop_lanes)
+        self.setup.applied.connect(self._settings_applied)
         self.setup.saveFailed.connect(self.statusBar().showMessage)
         # Where an export goes: QFileDialog by default; tests put a function here.
         self.choose_export_path: PathChooser = ask_save_path
         self.history = (
             HistoryWindow(record, self, lambda: self.choose_export_path) if record is not None else None
         )
-        self.interrupted: list[str] = []  # this start's sentences about kills an earlier run left
-        self.confirm_dialog: ConfirmKillDialog | None = None
+        self.confirm = ConfirmStep(self)
         self._known: dict[str, Order] = {}  # every order seen, by id: describes a kill's orders
         self._known_serial: int | None = None  # the BookChanges that _known is up to date with
         self._blast_radius_shown: tuple[object, ...] = ()  # what the button was last told
@@ -149,27 +198,40 @@ class MainWindow(QMainWindow):
         self._count: int | None = None
         self._state: ConnectionState | None = None
         self._stopped = False
-        self._standing_notice = notice  # e.g. why the key is kept for this session only
         self._key_lookup = key_lookup
         self._closing = False  # past the point of asking: the window is going
+        self._screen_area = screen  # the available area of the screen at a point (tests pass one)
+        self._placed = False  # shown once, so its splitters are laid out and its place is worth keeping
 
         self._build(notice)
-        # The connection line shows the age of the last good update, so it ticks on its own.
-        self._age_timer = QTimer(self)
-        self._age_timer.setInterval(1000)
-        self._age_timer.timeout.connect(self._refresh_connection_bar)
+        self.setup.notice.connect(self.show_notice)  # after _build: the notice bar exists
         self.running = RunningKill(self, self.button, self.statusBar(), lambda: self.lanes)
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
+        self._wire_servers()
         self._show_blast_radius()
         if lanes is not None:
             self._attach(lanes)
-        self._report_interrupted_kills()
+        # This start's sentences about kills an earlier run left unfinished.
+        self.interrupted = show_interrupted_kills(record, self.results, self.statusBar())
 
     # -- what other parts read ----------------------------------------------------------------
 
     @property
     def settings(self) -> Settings:
         return self.setup.settings
+
+    @property
+    def lanes(self) -> Lanes | None:
+        """The first server's lanes (None until its key is known)."""
+        return self.servers.lanes(self._primary_url()) or next(
+            (link.lanes for link in self.servers.links.values()), None
+        )
+
+    def _primary_url(self) -> str:
+        return self.settings.server_list()[0].url
+
+    def _lanes_for_server(self, server: Server, key: str) -> Lanes:
+        return self._lanes_factory(replace(self.settings, host=server.url, strategy=server.strategy), key)
 
     @property
     def key_store(self) -> KeyStore:
@@ -182,6 +244,10 @@ class MainWindow(QMainWindow):
     @property
     def history_dialog(self) -> HistoryDialog | None:
         return self.history.dialog if self.history is not None else None
+
+    @property
+    def confirm_dialog(self) -> ConfirmKillDialog | None:
+        return self.confirm.dialog
 
     @property
     def close_question(self) -> QMessageBox | None:
@@ -205,30 +271,18 @@ class MainWindow(QMainWindow):
         self.demo_badge.setVisible(self.demo)
         header.addWidget(self.demo_badge)
         header.addStretch(1)
-        self.history_button = QPushButton("History…")
-        self.history_button.setObjectName("historyButton")
-        self.history_button.setToolTip("Past kills, their details, and the export for an incident report")
-        self.history_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.history_button.clicked.connect(self.open_history)
+        self.history_button = _header_button(
+            "History…", "historyButton", self.open_history, "Past kills, their details, and the export"
+        )
         self.history_button.setVisible(self.record is not None)
-        header.addWidget(self.history_button)
-        self.settings_button = QPushButton("Settings…")
-        self.settings_button.setObjectName("settingsButton")
-        self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.settings_button.clicked.connect(self.open_settings)
-        header.addWidget(self.settings_button)
-        self.about_button = QPushButton("About")
-        self.about_button.setObjectName("aboutButton")
-        self.about_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
-        self.about_button.clicked.connect(self.show_about)
-        header.addWidget(self.about_button)
+        self.settings_button = _header_button("Settings…", "settingsButton", self.open_settings)
+        self.about_button = _header_button("About", "aboutButton", self.show_about)
+        for button in (self.history_button, self.settings_button, self.about_button):
+            header.addWidget(button)
         root.addLayout(header)
 
-        self.connection_bar = QLabel("Not connected yet.")
-        self.connection_bar.setObjectName("connectionBar")
-        self.connection_bar.setAccessibleName("connectionBar")
-        self.connection_bar.setProperty("state", "unknown")
-        self.connection_bar.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.connection_bar = ConnectionBar()
+        self.connection_bar.ticked.connect(self._connection_ticked)
         root.addWidget(self.connection_bar)
 
         self.notice_bar = QLabel(notice)
@@ -236,66 +290,53 @@ class MainWindow(QMainWindow):
         self.notice_bar.setWordWrap(True)
         self.notice_bar.setVisible(bool(notice))
         root.addWidget(self.notice_bar)
+        self.halt_bar = HaltBar()
+        self.halt_bar.resumeRequested.connect(self._resume_live)
+        root.addWidget(self.halt_bar)
+        self.guard_bar = GuardBar()
+        self.guard_bar.releaseRequested.connect(self._release_guard)
+        root.addWidget(self.guard_bar)
 
         self.button = PanicButton()
         self.button.set_demo(self.demo)
         self.button.fireRequested.connect(lambda: self.request_fire("button"))
-        root.addWidget(self.button, 3)
 
-        # The model filters and sorts itself (a header click calls its sort()): a sorting proxy
-        # over 10,000 rows cost over a second per poll and per click (ui.orders_model).
         self.model = OrdersModel(self)
         self.model.show_all = self.settings.show_all_orders
-        self.table = QTableView()
-        self.table.setObjectName("ordersTable")
-        self.table.setAccessibleName("ordersTable")
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        # Fixed heights and widths: no resize mode here may ask every row for its size.
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((72, 140, 44, 50, 74, 66, 52, 70, 112, 128)):
-            self.table.setColumnWidth(column, width)
-
-        self.orders_title = _section("Working orders", "ordersTitle")
-        self.show_all_toggle = QCheckBox("Show all today's orders")
-        self.show_all_toggle.setObjectName("showAllToggle")
-        self.show_all_toggle.setChecked(self.settings.show_all_orders)
+        self.orders = OrdersPane(self.model, self.settings.show_all_orders)
+        self.table = self.orders.table
+        self.orders_title = self.orders.title
+        self.show_all_toggle = self.orders.show_all_toggle
         self.show_all_toggle.toggled.connect(self._show_all_changed)
-        orders_head = QHBoxLayout()
-        orders_head.addWidget(self.orders_title)
-        orders_head.addStretch(1)
-        orders_head.addWidget(self.show_all_toggle)
-        orders_box = QWidget()
-        orders_layout = QVBoxLayout(orders_box)
-        orders_layout.setContentsMargins(0, 0, 0, 0)
-        orders_layout.addLayout(orders_head)
-        orders_layout.addWidget(self.table)
+        self.all_orders = AllServersModel(self)  # every server's orders, when there are several
+        self.orders.server_filter.currentIndexChanged.connect(self._show_filter)
 
         self.results = ResultsPane(history=self.record is not None)
+        self.results.setMinimumWidth(340)
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)
-        results_layout.addWidget(_section("Kills this session", "resultsTitle"))
+        results_layout.addWidget(section("Kills this session", "resultsTitle"))
         results_layout.addWidget(self.results)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.setObjectName("lowerSplitter")
-        splitter.setChildrenCollapsible(False)
-        splitter.addWidget(orders_box)
-        splitter.addWidget(results_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([810, 450])
-        root.addWidget(splitter, 4)
+        self.positions = PositionsModel(self)
+        self.positions_table = QTableView()
+        self.positions_table.setObjectName("positionsTable")
+        self.positions_table.setModel(self.positions)
+        self.positions_table.verticalHeader().setVisible(False)
+        self.positions_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.book_tabs = QTabWidget()
+        self.book_tabs.setObjectName("bookTabs")
+        self.book_tabs.setDocumentMode(True)
+        self.book_tabs.addTab(self.orders, "Orders")
+        self.book_tabs.addTab(self.positions_table, "Positions")
+
+        # The order book keeps the width its columns need and the results take the rest; the
+        # button takes the height the two leave, and gives it up first on a short screen.
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.lower_splitter = _splitter(horizontal, "lowerSplitter", (self.book_tabs, results_box), grows=1)
+        self.main_splitter = _splitter(vertical, "mainSplitter", (self.button, self.lower_splitter), grows=0)
+        root.addWidget(self.main_splitter, 1)
 
         self.setCentralWidget(central)
         self.setTabOrder(self.button, self.table)
@@ -305,83 +346,133 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
         QShortcut(QKeySequence("Ctrl+H"), self, self.open_history)
         QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
-        self.resize(1280, 820)
+        self.placement = WindowPlacement(
+            self, self.main_splitter, self.lower_splitter, self.orders.needed_width, area=self._screen_area
+        )
+        self.placement.restore(self.settings)
         self._update_title()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 -- Qt override
+        super().showEvent(event)
+        if not self._placed:  # the first show: the layout now knows the splitters' room
+            self._placed = True
+            self.placement.lay_out_splitters()
+            self.placement.check_frame()
 
     # -- starting and stopping ----------------------------------------------------------------
 
     def start(self) -> None:
         """Start polling, or, with no key yet, say so and open the settings."""
         self.button.setFocus(Qt.FocusReason.OtherFocusReason)
-        if self.lanes is not None:
-            self.lanes.start()
+        if self.servers.links:
+            self.servers.start()
             return
-        if self._apikey:
-            self._use_key(self._apikey)
-            return
-        if self._key_lookup is not None:
-            self._read_key(self._key_lookup)
-            return
-        self._show_no_key()
-        self.open_settings()
-
-    def _read_key(self, lookup: KeyLookup) -> None:
-        """Find the key on a worker thread: the OS keyring may wait minutes on an unlock prompt,
-        and the window, the hotkey and the tray must answer meanwhile."""
-        self.show_notice(READING_KEY)
-        self.setup.read_key(lookup)
-        self._show_blast_radius()
-
-    def _key_found(self, key: str | None, notice: str) -> None:
-        self._standing_notice = " ".join(n for n in (self._standing_notice, notice) if n)
-        if self._stopped:
-            return
-        if not key:
-            self._show_no_key()
-            self.open_settings()
-            return
-        self.show_notice(self._standing_notice)
-        self._use_key(key)
-
-    def _key_failed(self, sentence: str) -> None:
-        self.show_notice(sentence)
+        self.setup.start(self._key_lookup)
         self._show_blast_radius()
 
     def _use_key(self, key: str) -> None:
-        """Poll (and fire) with ``key``: start the lanes, or point the running ones at it."""
-        self._apikey = key
+        """Poll (and fire) with the first server's ``key``; the other servers' keys are read from
+        the key store off the UI thread, each server joining as its key arrives."""
+        if self._stopped:
+            return
         self.redactor.add(key)
         if self.record is not None:
             self.record.secret = key
+        self._keys[self._primary_url()] = key
+        self._sync_servers()
+        self.servers.start()
+
+    def _sync_servers(self) -> None:
+        """Lanes for every enabled server whose key is known; the missing keys are looked up."""
         settings = self.settings
-        if self.lanes is None:
-            self._attach(self._lanes_factory(settings, key))
-            assert self.lanes is not None
-            self.lanes.start()
-        else:
-            self.lanes.reconfigure(
-                settings.host, key, settings.strategy, settings.poll_interval_s, settings.deadline_s
-            )
+        wanted = settings.enabled_servers()
+        for server in wanted:
+            if server.url not in self._keys and server.url not in self._key_reads:
+                self._read_key_of(server)
+        known = [(s, self._keys[s.url]) for s in wanted if s.url in self._keys]
+        for url in [u for u in self._states if u not in {s.url for s in wanted}]:
+            self._states.pop(url, None)
+            self._counts.pop(url, None)
+            self.positions.forget(url)
+        self.servers.set_servers(known)
+        for server in wanted:
+            self.positions.set_server_name(server.url, server.name)
+        self._follow_books(wanted)
+        self._show_connections()
         self._show_blast_radius()
 
+    def _follow_books(self, wanted: tuple[Server, ...]) -> None:
+        """One order table per server; with several, every server's orders with a Server column
+        (or one server's, as the filter says)."""
+        primary = self._primary_url()
+        live = [s for s in wanted if s.url in self.servers.links]
+        for url in [u for u in self._server_models if u not in {s.url for s in live}]:
+            del self._server_models[url]
+        models = []
+        for server in live:
+            model = self.model if server.url == primary else self._server_models.get(server.url)
+            if model is None:
+                model = self._server_models[server.url] = OrdersModel(self)
+                model.show_all = self.model.show_all
+            models.append((server.name, model))
+        self.all_orders.set_sources(models)
+        self.orders.set_servers([(s.url, s.name) for s in live] if len(live) > 1 else [])
+        self._show_filter()
+
+    def _show_filter(self) -> None:
+        url = self.orders.server_filter.currentData() if not self.orders.server_filter.isHidden() else None
+        several = len(self.servers.links) > 1
+        if several and not url:
+            self.orders.show_model(self.all_orders, server_column=True)
+            return
+        model = (
+            self.model if not url or url == self._primary_url() else self._server_models.get(url, self.model)
+        )
+        self.orders.show_model(model, server_column=False)
+
+    def _read_key_of(self, server: Server) -> None:
+        store, url = self.key_store, server.url
+
+        def found(key: str | None) -> None:
+            self._key_reads.pop(url, None)
+            if key and not self._stopped:
+                self._keys[url] = key
+                self.redactor.add(key)
+                if self.record is not None:
+                    self.record.secret = key
+                self._sync_servers()
+            elif not key:
+                self._show_connections()
+
+        def failed(_exc: Exception) -> None:
+            self._key_reads.pop(url, None)
+            self._show_connections()
+
+        self._key_reads[url] = Background(
+            lambda: store.get(url), done=found, failed=failed, parent=self, name="keyring-read"
+        ).start()
+
     def stop(self) -> None:
-        """Stop both lanes (idempotent, bounded: about a second at most); called on close."""
+        """Stop every server's lanes (idempotent, bounded: about a second at most); called on close."""
         if self._stopped:
             return
         self._stopped = True
-        self._age_timer.stop()
+        if self._placed:  # where it was and how big, for the next start
+            self.setup.keep(self.placement.remembered(self.settings), WINDOW_FIELDS)
+        self.connection_bar.stop()
         self.running.stop()
         self.setup.stop()
-        for dialog in (self.confirm_dialog, self.history_dialog):
-            if dialog is not None:
-                dialog.reject()
-        if self.lanes is not None:
-            if self.lanes.kill_in_flight:  # closed without asking (a signal, the app quitting)
-                self.lanes.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
-            self.lanes.stop()
+        self.confirm.close()
+        for read in self._key_reads.values():
+            read.cancel()
+        if self.history_dialog is not None:
+            self.history_dialog.reject()
+        if self.servers.kill_in_flight:  # closed without asking (a signal, the app quitting)
+            self.servers.interrupt(f"The window closed during the kill: {CHECK_THE_BOOK}")
+        self.servers.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 -- Qt override
-        if not self._closing and self.lanes is not None and self.lanes.kill_in_flight:
+        if not self._closing and self.servers.kill_in_flight:
             event.ignore()
             self.running.ask_to_close(self.close_anyway)
             return
@@ -397,64 +488,76 @@ class MainWindow(QMainWindow):
         """Close now, even during a kill: the kill is reported and recorded as interrupted, so
         no one is left believing it finished. For "Close anyway", SIGTERM and Ctrl+C."""
         self._closing = True
-        if self.lanes is not None and self.lanes.kill_in_flight:
-            self.lanes.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
+        if self.servers.kill_in_flight:
+            self.servers.interrupt(f"{reason} before its verdict: {CHECK_THE_BOOK}")
         self.close()
 
     # -- firing ---------------------------------------------------------------------------------
 
     def fire(self, trigger: str) -> None:
-        """Send a kill now, whatever the firing policy."""
-        if self.lanes is None:
+        """Send a kill now to every server, whatever the firing policy."""
+        if not self.servers.links:
             if self.setup.reading_key:
                 self.statusBar().showMessage(
                     "Not fired: the API key is still being read from the keyring — "
                     "is an unlock prompt waiting?"
                 )
                 return
-            self._show_no_key()
-            self.open_settings()
+            self.setup.ask_for_key()
+            self._show_blast_radius()
             return
-        self.lanes.fire(trigger)
+        self.servers.fire(trigger)
 
     def request_fire(self, trigger: str) -> None:
-        """Fire as the firing policy says: the confirm policy asks first."""
-        if self.settings.firing_policy is not FiringPolicy.CONFIRM or self.lanes is None:
+        """Fire as the firing policy says: the confirm policy asks first (but joining a running
+        kill needs no confirmation)."""
+        if (
+            self.settings.firing_policy is not FiringPolicy.CONFIRM
+            or not self.servers.links
+            or self.servers.kill_in_flight
+        ):
             self.fire(trigger)
             return
-        if self.lanes.kill_in_flight:  # joining a running kill needs no confirmation
-            self.fire(trigger)
-            return
-        if self.confirm_dialog is not None and self.confirm_dialog.isVisible():
-            self.confirm_dialog.raise_()
-            self.confirm_dialog.activateWindow()
-            return
-        mode = {"live": "LIVE — real orders at the broker", "analyze": "ANALYZE — OpenAlgo's sandbox"}
-        what = (
-            f"{self.button.headline().capitalize()} on {self.settings.host} "
-            f"({mode.get(self._mode, 'mode not known yet')})?"
-        )
-        dialog = ConfirmKillDialog(what, self)
-        dialog.accepted.connect(lambda: self.fire(trigger))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.finished.connect(self._confirm_closed)
-        self.confirm_dialog = dialog
-        dialog.open()
-
-    def _confirm_closed(self) -> None:
-        self.confirm_dialog = None
+        where = self.settings.host if len(self.servers.links) == 1 else f"{len(self.servers.links)} servers"
+        what = question(self.button.headline(), where, self._mode)
+        self.confirm.ask(what, lambda: self.fire(trigger))
 
     # -- lanes ------------------------------------------------------------------------------------
 
     def _attach(self, lanes: Lanes) -> None:
-        self.lanes = lanes
-        if lanes.parent() is None:
-            lanes.setParent(self)
-        lanes.bookChanged.connect(self._on_book)
-        lanes.connectionChanged.connect(self._on_connection)
-        lanes.killStarted.connect(self._on_kill_started)
-        lanes.killProgress.connect(self._on_kill_progress)
-        lanes.killFinished.connect(self._on_kill_finished)
+        """Lanes made by the caller, for the first server (tests pass their own)."""
+        server = self.settings.server_list()[0]
+        self.servers.adopt(server, self._keys.get(server.url, ""), lanes)
+
+    def _wire_servers(self) -> None:
+        servers = self.servers
+        servers.bookChanged.connect(self._on_server_book)
+        servers.positionsRead.connect(self._on_positions)
+        servers.connectionChanged.connect(self._on_server_connection)
+        servers.killStarted.connect(self._on_kill_started)
+        servers.killProgress.connect(self._on_server_progress)
+        servers.serverFinished.connect(self._on_server_finished)
+        servers.pressFinished.connect(self._on_press_finished)
+        servers.guardStarted.connect(lambda _url, seconds: self.guard_bar.started(seconds))
+        servers.guardTick.connect(lambda _url, left, working: self.guard_bar.tick(left, working))
+        servers.caught.connect(self._on_caught)
+        servers.stepsFinished.connect(self._on_steps_finished)
+        servers.resumed.connect(self._on_resumed)
+
+    def _on_server_book(self, url: str, book: Any, changes: BookChanges) -> None:
+        if url == self._primary_url():
+            self._on_book(book, changes)
+            return
+        model = self._server_models.get(url)
+        if model is not None:
+            model.apply(changes)
+            self._counts[url] = model.working_count()
+        self._show_blast_radius()
+
+    def _on_positions(self, url: str, book: PositionBook | ApiError) -> None:
+        if isinstance(book, PositionBook):
+            self.positions.update(url, book.positions)
+            self._show_blast_radius()
 
     def _on_book(self, book: Any, changes: BookChanges) -> None:
         # In proportion to what changed (the poll lane worked it out): this runs on the UI
@@ -482,80 +585,171 @@ class MainWindow(QMainWindow):
             self._mode = mode
         self._show_blast_radius()
 
+    def _on_server_connection(self, url: str, state: ConnectionState) -> None:
+        self._states[url] = state
+        if url == self._primary_url():
+            self._on_connection(state)
+        self._show_connections()
+
     def _on_connection(self, state: ConnectionState) -> None:
         self._state = state
         if state.mode in ("live", "analyze"):
             self._mode = state.mode
-        self._refresh_connection_bar()
-        if not self._age_timer.isActive():
-            self._age_timer.start()
-        if state.reachable is False or state.key_ok is False:
-            level = "bad"
-        elif state.semi_auto:
-            level = "warn"
-        elif state.reachable and state.key_ok:
-            level = "good"
-        else:
-            level = "unknown"
-        if self.connection_bar.property("state") != level:
-            self.connection_bar.setProperty("state", level)
-            self.connection_bar.style().unpolish(self.connection_bar)
-            self.connection_bar.style().polish(self.connection_bar)
+        self.connection_bar.show_state(state)
         self._show_blast_radius()
 
-    def _refresh_connection_bar(self) -> None:
-        if self._state is not None:
-            self.connection_bar.setText(self._state.describe())
+    def _show_connections(self) -> None:
+        """With several servers, the connection line names each one's state."""
+        servers = self.settings.enabled_servers()
+        if len(servers) < 2:
+            return
+        parts = []
+        for server in servers:
+            state = self._states.get(server.url)
+            if server.url not in self._keys:
+                parts.append(f"{server.name}: no API key (add it in Settings)")
+            elif state is None:
+                parts.append(f"{server.name}: connecting…")
+            elif state.problem or not state.connected:
+                parts.append(f"{server.name}: {state.sentence}")
+            else:
+                parts.append(f"{server.name}: {state.mode.upper()}, key accepted")
+        self.connection_bar.show_servers(" · ".join(parts))
+
+    def _connection_ticked(self) -> None:
+        if self._state is not None and self._state.problem:  # the button says how old its count is
+            self._show_blast_radius()
 
     def _on_kill_started(self, trigger: str) -> None:
         self.button.kill_started()
         self.running.started(trigger)
 
+    def _on_server_progress(self, url: str, progress: KillProgress) -> None:
+        if len(self.servers.links) > 1:
+            name = self.servers.links[url].server.name if url in self.servers.links else url
+            progress = replace(progress, text=f"{name}: {progress.text}")
+        self._on_kill_progress(progress)
+
     def _on_kill_progress(self, progress: KillProgress) -> None:
         self.button.kill_progress(progress)
         self.running.progressed(progress)
 
-    def _on_kill_finished(self, report: CancelReport) -> None:
-        self.running.finished()
-        self.button.kill_finished(report)
-        self.results.add_report(report, self._known)
-        self.statusBar().showMessage(report.verdict.headline)
-        if report.mode in ("live", "analyze"):
+    def _on_server_finished(self, url: str, report: CancelReport) -> None:
+        """One server's verdict: shown at once, whatever the others are still doing."""
+        self.results.add_report(report, self._known if url == self._primary_url() else {})
+        if report.mode in ("live", "analyze") and url == self._primary_url():
             self._mode = report.mode
-        self._show_blast_radius()
         if self.history is not None:
             self.history.refresh()
-        self.killFinished.emit(report)
+
+    def _on_press_finished(self, press: PressReport) -> None:
+        """Every server has its verdict."""
+        self.running.finished()
+        worst = next((r for r in press.reports if r.verdict is press.verdict), press.reports[0])
+        self.button.kill_finished(worst)
+        many = len(press.reports) > 1
+        if many:
+            self.results.add_notice(f"Overall: {press.summary()}")
+        took = max(r.elapsed_ms for r in press.reports)
+        # The verdict is on the button and in the pane; the status bar says where the rest is.
+        self.statusBar().showMessage(
+            f"Kill {len(self.results.reports)} took {_duration(took)}; "
+            "its report is under Kills this session."
+        )
+        self._show_blast_radius()
+        self.killFinished.emit(press if many else press.reports[0])
+
+    def _on_caught(self, url: str, catch: Catch) -> None:
+        self.guard_bar.catch(catch)
+
+    def _on_steps_finished(self, url: str, report: CancelReport) -> None:
+        """The guard and the halt after one server's kill are over."""
+        if report.guard is not None:
+            self.guard_bar.ended()
+        self.results.add_steps(report)
+        if report.halt is not None and report.halt.halted:
+            name = self.servers.links[url].server.name if url in self.servers.links else url
+            self.halt_bar.halt(url, name)
+        self._show_blast_radius()
+
+    def _release_guard(self) -> None:
+        self.servers.release_guards("released by the trader (held Release)")
+
+    def _resume_live(self, url: str) -> None:
+        self.statusBar().showMessage("Switching back to live mode…")
+        self.servers.resume_live(url)
+
+    def _on_resumed(self, url: str, outcome: HaltReport) -> None:
+        if not outcome.halted:
+            self.halt_bar.resumed(url)
+        self.results.add_notice(outcome.reason)
+        self.statusBar().showMessage(outcome.reason)
+        if self.record is not None:
+            what = "resumed live" if not outcome.halted else "resume failed"
+            with contextlib.suppress(Exception):  # the record is a help here, never a reason to stop
+                self.record.add_event(url, what, outcome.reason)
 
     # -- what the button and title say ---------------------------------------------------------
 
     def warning(self) -> str:
         """What a trader must know before pressing, or ''."""
-        if self.lanes is None:
-            if self.setup.reading_key:
-                return "READING THE API KEY — the keyring may be waiting to be unlocked"
-            return "NO API KEY — open Settings to add one"
-        state = self._state
-        if state is None:
-            return ""
-        if state.reachable is False:
-            return "SERVER UNREACHABLE — a kill will still be tried and reported"
-        if state.key_ok is False:
-            return "KEY REJECTED — the server will refuse a kill; fix the key in Settings"
-        if state.semi_auto:
-            return "SEMI-AUTO MODE — OpenAlgo will refuse the kill; switch the account to Auto"
-        return ""
+        if not self.servers.links:
+            return words.READING_KEY if self.setup.reading_key else words.NO_KEY
+        first = words.warning(self._state, self._stale_count())
+        others = self._others_not_ready()
+        return " · ".join(w for w in (first, others) if w)
+
+    def _others_not_ready(self) -> str:
+        """Servers after the first that a press would not reach well, and a LIVE/ANALYZE mix."""
+        notes = []
+        modes: dict[str, str] = {}
+        for server in self.settings.enabled_servers():
+            state = self._states.get(server.url)
+            if state is not None and state.mode in ("live", "analyze"):
+                modes[server.name] = state.mode
+            if server.url == self._primary_url():
+                continue
+            if server.url not in self._keys:
+                notes.append(f"{server.name.upper()}: NO KEY")
+            elif state is not None and state.reachable is False:
+                notes.append(f"{server.name.upper()}: UNREACHABLE")
+            elif state is not None and state.key_ok is False:
+                notes.append(f"{server.name.upper()}: KEY REJECTED")
+            elif state is not None and state.semi_auto:
+                notes.append(f"{server.name.upper()}: SEMI-AUTO")
+        if len(set(modes.values())) > 1:
+            notes.append("MIXED MODES — " + ", ".join(f"{n} {m.upper()}" for n, m in modes.items()))
+        return " · ".join(notes)
+
+    def _stale_count(self) -> str:
+        return words.stale_count(self._state, self._count, time.monotonic())
 
     def _show_blast_radius(self) -> None:
         # Runs on every poll: the button repaints (antialiased, ~2 ms) only when what it says
         # changed.
-        shown = (self._count, self.settings.host, self._mode, self.warning())
+        warning = self.warning()
+        stale = self._stale_count()
+        primary = None if stale else self._count  # the headline never states a stale count as now
+        servers = len(self.servers.links) or 1
+        count = primary
+        if servers > 1 and primary is not None:
+            others = [self._counts.get(u) for u in self.servers.urls if u != self._primary_url()]
+            count = None if any(c is None for c in others) else primary + sum(c or 0 for c in others)
+        scope = self.settings.scope()
+        positions = (
+            self.positions.open_count() if all(self.positions.known(u) for u in self.servers.urls) else None
+        )
+        line = (
+            scope.blast_radius(count, positions, servers) if (servers > 1 or scope != type(scope)()) else ""
+        )
+        where = self.settings.host if servers == 1 else f"{servers} servers"
+        shown = (count, where, self._mode, warning, line)
         if shown != self._blast_radius_shown:
             self._blast_radius_shown = shown
-            self.button.set_blast_radius(self._count, self.settings.host, self._mode)
-            self.button.set_warning(shown[3])
-        count = "" if self._count is None else f" · {self._count}"
-        self.orders_title.setText(f"Working orders{count}")
+            self.button.set_blast_radius(count, where, self._mode)
+            self.button.set_warning(warning)
+            self.button.set_scope_line(line)
+        self.orders.show_count(self._count, bool(stale))
         self._update_title()
 
     def _update_title(self) -> None:
@@ -563,34 +757,21 @@ class MainWindow(QMainWindow):
         title = f"{APP_NAME} — {self.settings.host}" + (f" ({mode})" if mode else "")
         self.setWindowTitle(("DEMO — " if self.demo else "") + title)
 
-    def _show_no_key(self) -> None:
-        self.show_notice(" ".join(n for n in (self._standing_notice, NO_KEY) if n))
-        self._show_blast_radius()
-
     def show_notice(self, sentence: str) -> None:
         self.notice_bar.setText(sentence)
         self.notice_bar.setVisible(bool(sentence))
+        self._show_blast_radius()  # the button's warning follows the key: reading, missing, found
 
     def notice(self) -> str:
         return self.notice_bar.text() if self.notice_bar.isVisible() else ""
 
     def _show_all_changed(self, value: bool) -> None:
         self.model.show_all = value
-        self.setup.save(replace(self.settings, show_all_orders=value))
+        for model in self._server_models.values():
+            model.show_all = value
+        self.setup.keep(replace(self.settings, show_all_orders=value), ("show_all_orders",))
 
     # -- the record -----------------------------------------------------------------------------
-
-    def _report_interrupted_kills(self) -> None:
-        """Tell the trader about each kill an earlier run began but never finished."""
-        sentences, problem = read_interrupted(self.record)
-        if problem:
-            self.statusBar().showMessage(problem)
-            return
-        for sentence in sentences:
-            self.interrupted.append(sentence)
-            self.results.add_notice(sentence)
-        if self.interrupted:
-            self.statusBar().showMessage(self.interrupted[-1])
 
     def open_history(self) -> None:
         """Open the kill history (non-modal); raise it if already open."""
@@ -604,11 +785,15 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         """Open the settings dialog (window-modal, non-blocking); raise it if already open."""
-        self.setup.open(self._apikey, self.notice())
+        self.setup.open()
 
-    def _settings_saved(self, old: Settings, new: Settings, key: str | None, store_changed: bool) -> None:
-        if self._stopped:
-            return
+    def _drop_lanes(self) -> None:
+        """Stop talking to the old first server with the old key (its new key is looked up)."""
+        self._keys.pop(self._primary_url(), None)
+        self.servers.set_servers([])
+        self._show_blast_radius()
+
+    def _settings_applied(self, old: Settings, new: Settings) -> None:
         self.button.set_policy(new.firing_policy, new.hold_ms)
         if new.host != old.host:
             self._known.clear()
@@ -616,18 +801,10 @@ class MainWindow(QMainWindow):
             self._count = None
             self._mode = "unknown"
             self.model.update(())
-        if key:
-            self.show_notice("" if store_changed else self._standing_notice)
-            self._use_key(key)
-        else:
-            # A new server and no key typed: stop talking to the old one with the old key, and
-            # read the new server's key from the store off the UI thread.
-            if self.lanes is not None:
-                self.lanes.stop()
-                self.lanes.deleteLater()
-                self.lanes = None
-            self._apikey = None
-            self.show_notice(READING_KEY)
-            self.setup.read_key_for(new.host)
+        self._keys.update(self.setup.entered_keys)
+        if new.scope() != old.scope():
+            self.servers.set_scope(new.scope())
+        if self.servers.links or self._keys:
+            self._sync_servers()
         self._show_blast_radius()
         self.settingsChanged.emit(new)

@@ -7,7 +7,6 @@ window decides what happens next (the confirm dialog, then the kill lane).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QElapsedTimer, QRectF, QSize, Qt, QTimer, Signal
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.market_time import ist_clock
 from core.report import CancelReport, KillProgress, Verdict
 from core.settings import FiringPolicy
 
@@ -53,11 +53,12 @@ WARN_BG = QColor(20, 0, 0, 170)
 VERDICT_COLOURS = {
     Verdict.FLAT: QColor("#2e7d32"),
     Verdict.ORDERS_REMAIN: QColor("#f9a825"),
+    Verdict.POSITIONS_REMAIN: QColor("#f9a825"),
     Verdict.UNVERIFIED: QColor("#f9a825"),
     Verdict.REFUSED: QColor("#b71c1c"),
     Verdict.UNREACHABLE: QColor("#b71c1c"),
 }
-VERDICT_TEXT_DARK = {Verdict.ORDERS_REMAIN, Verdict.UNVERIFIED}
+VERDICT_TEXT_DARK = {Verdict.ORDERS_REMAIN, Verdict.POSITIONS_REMAIN, Verdict.UNVERIFIED}
 
 
 def verdict_colour(verdict: Verdict) -> QColor:
@@ -100,6 +101,7 @@ class PanicButton(QAbstractButton):
         self._hold_ms = 600
         self._warning = ""
         self._killing = False
+        self._scope_line = ""
         self._elapsed = ""
         self._progress: KillProgress | None = None
         self._report: CancelReport | None = None
@@ -140,6 +142,13 @@ class PanicButton(QAbstractButton):
         self._hint = ""
         self._refresh()
 
+    def set_scope_line(self, line: str) -> None:
+        """What a press does beyond this server's orders ("Cancel 37 orders on 3 servers · close 3
+        positions · hold 5 min"): shown in place of the server line when there is more to say."""
+        if line != self._scope_line:
+            self._scope_line = line
+            self._refresh()
+
     def set_warning(self, warning: str) -> None:
         """A problem a trader must see before pressing (server down, key rejected, Semi-Auto)."""
         self._warning = warning
@@ -178,7 +187,7 @@ class PanicButton(QAbstractButton):
         self._killing = False
         self._progress = None
         self._report = report
-        self._report_time = time.strftime("%H:%M:%S", time.localtime(report.started_at))
+        self._report_time = ist_clock(report.started_at)
         self._refresh()
 
     # -- read back (tests, accessibility, the screenshot) ----------------------------------
@@ -223,6 +232,8 @@ class PanicButton(QAbstractButton):
         if self._killing:
             doing = self._progress.text if self._progress else "Sending cancel-all…"
             return f"{doing} · {self._elapsed}" if self._elapsed else doing
+        if self._scope_line:
+            return self._scope_line
         return f"on {self._server}" if self._server else "no server set"
 
     def verdict_line(self) -> str:

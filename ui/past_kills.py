@@ -6,25 +6,22 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QStatusBar, QWidget
 
+from core.market_time import ist_when
 from core.one_kill import ServerLocks, running_now
 from core.record import KillRecord
 from ui.history_dialog import HistoryDialog, PathChooser
+from ui.results_pane import ResultsPane
 
 log = logging.getLogger(__name__)
 
 
 def interrupted_sentence(server: str, started_at: float, now: float | None = None) -> str:
-    """What the trader reads about a kill that ended before its verdict."""
-    started = datetime.fromtimestamp(started_at)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
-    when = started.strftime("%H:%M:%S")
-    if started.date() != today.date():
-        when = started.strftime("%Y-%m-%d %H:%M:%S")
+    """What the trader reads about a kill that ended before its verdict (its time in IST)."""
+    when = ist_when(started_at, now)
     return (
         f"The kill on {server} started at {when} was interrupted before its verdict (the app was "
         "closed, stopped or crashed) — check the order book in OpenAlgo."
@@ -79,12 +76,19 @@ class HistoryWindow(QObject):
         dialog.deleteLater()
 
 
-def read_interrupted(record: KillRecord | None) -> tuple[list[str], str]:
-    """(sentences about interrupted kills, a status-bar sentence if the record could not be read)."""
+def show_interrupted_kills(record: KillRecord | None, results: ResultsPane, status: QStatusBar) -> list[str]:
+    """Tell the trader, above the results and in the status bar, about each kill an earlier run
+    began but never finished; the sentences said."""
     if record is None:
-        return [], ""
+        return []
     try:
-        return announce_interrupted_kills(record), ""
+        sentences = announce_interrupted_kills(record)
     except sqlite3.Error:
         log.exception("could not read the kill record at start-up")
-        return [], "The kill record could not be read; past kills are not shown."
+        status.showMessage("The kill record could not be read; past kills are not shown.")
+        return []
+    for sentence in sentences:
+        results.add_notice(sentence)
+    if sentences:
+        status.showMessage(sentences[-1])
+    return sentences

@@ -11,14 +11,15 @@ that kill (its block is inserted above the earlier ones, which are never re-rend
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Final, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from core.market_time import ist_clock
 from core.orders import Order
 from core.report import CancelReport, Verdict
 
@@ -31,6 +32,7 @@ WITHOUT_HISTORY: Final = "not listed here"
 _VERDICT_CSS = {
     Verdict.FLAT: ("#2e7d32", "#ffffff"),
     Verdict.ORDERS_REMAIN: ("#f9a825", "#000000"),
+    Verdict.POSITIONS_REMAIN: ("#f9a825", "#000000"),
     Verdict.UNVERIFIED: ("#f9a825", "#000000"),
     Verdict.REFUSED: ("#b71c1c", "#ffffff"),
     Verdict.UNREACHABLE: ("#b71c1c", "#ffffff"),
@@ -59,6 +61,10 @@ class ResultsPane(QTextBrowser):
         self.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
+        # Lists indented by a bullet's width, not Qt's 40 px: the pane sits beside the order book
+        # and every pixel of it is for the orders' lines.
+        self.document().setIndentWidth(14)
+        self.document().setDocumentMargin(6)
         self.reports: list[CancelReport] = []
         self.notices: list[str] = []
         self.setHtml(_EMPTY)
@@ -70,6 +76,17 @@ class ResultsPane(QTextBrowser):
             "<table width='100%' cellpadding='6' style='background:#f9a825; color:#000000'><tr>"
             f"<td><b>{html.escape(sentence)}</b></td></tr></table>"
         )
+
+    def add_steps(self, report: CancelReport) -> None:
+        """What the guard and the halt did after a kill's verdict (they run on after it)."""
+        body = steps_html(
+            replace(report, flatten=None, flatten_skipped=""),
+            WITH_HISTORY if self.history else WITHOUT_HISTORY,
+        )
+        if body:
+            head = f"<p style='margin:4px 0'><b>After the kill on {html.escape(report.server)}:</b></p>"
+            self.notices.append(head)
+            self._insert_on_top(head + body)
 
     def add_report(self, report: CancelReport, known: Mapping[str, Order] | None = None) -> None:
         """Show a finished kill above the earlier ones. ``known`` describes orders by id."""
@@ -123,26 +140,103 @@ def _rows(
     )
 
 
+def counts_sentence(report: CancelReport) -> str:
+    """What the kill did, in counts; the verdict and the server's words are said elsewhere."""
+    parts = []
+    if report.interrupted:
+        parts.append("The kill was interrupted before its verdict: check the order book in OpenAlgo.")
+    parts.append(
+        f"{len(report.canceled_by_server):,} cancelled by the server, {len(report.canceled_by_sweep):,} by "
+        "the sweep" + (f", {len(report.failures):,} failed" if report.failures else "") + "."
+    )
+    if report.remaining:
+        seen = "still working" if report.remaining_verified else "last seen working (not re-checked)"
+        parts.append(f"{len(report.remaining):,} {seen}.")
+    if report.missing:
+        parts.append(f"{len(report.missing):,} known orders were missing from the final read.")
+    return " ".join(parts)
+
+
+def unsaid_notes(report: CancelReport) -> list[str]:
+    """The report's notes that the server's message does not already say: one sentence once (a
+    502 is both the message "Cancel-all was not sent: <why>" and the note "<why>")."""
+    return [note for note in report.errors if note not in report.message]
+
+
+def steps_html(report: CancelReport, more: str) -> str:
+    """The positions, the guard and the halt of one kill, when its scope asked for them."""
+    body = ""
+    flatten = report.flatten
+    if flatten is not None:
+        body += _rows(
+            "Positions still open",
+            "#ffb74d",
+            flatten.remaining,
+            lambda left: f"{html.escape(left.position.describe())} — {html.escape(left.reason)}",
+            more,
+        )
+        closed = [(p, "closeposition") for p in flatten.closed_by_server]
+        closed += [(p, "its own closing order") for p in flatten.closed_by_sweep]
+        body += _rows(
+            "Positions closed", "#81c784", closed, lambda c: f"{html.escape(c[0].describe())} — {c[1]}", more
+        )
+    elif report.flatten_skipped:
+        body += f"<p style='margin:4px 0; color:#ffb74d'>{html.escape(report.flatten_skipped)}</p>"
+        body += _rows(
+            "Positions still open",
+            "#ffb74d",
+            report.open_positions,
+            lambda p: html.escape(p.describe()),
+            more,
+        )
+    guard = report.guard
+    if guard is not None:
+        ended = f" (released early: {html.escape(guard.stopped_early)})" if guard.stopped_early else ""
+        body += (
+            f"<p style='margin:4px 0'>Held flat {guard.ran_s:.0f} of {guard.seconds:.0f} s{ended}: "
+            f"caught {len(guard.caught)} orders and {len(guard.positions_closed)} positions; at most "
+            f"{guard.max_working_seen} working at once; at the end {guard.outcome.replace('_', ' ')}.</p>"
+        )
+        body += _rows(
+            "The guard could not undo",
+            "#ef9a9a",
+            guard.failures,
+            lambda c: f"{html.escape(c.what)} — {html.escape(c.reason)}",
+            more,
+        )
+    if report.halt is not None:
+        colour = "#ef5350" if report.halt.halted else "#b0bec5"
+        body += f"<p style='margin:4px 0; color:{colour}'><b>{html.escape(report.halt.reason)}</b></p>"
+    return body
+
+
 def render_report(
     report: CancelReport, known: Mapping[str, Order], number: int, *, more: str = WITH_HISTORY
 ) -> str:
-    """One kill as HTML; every piece of server text is escaped. Each list names at most
-    ``MAX_LISTED`` orders; ``more`` says where the rest are."""
+    """One kill as HTML; every piece of server text is escaped, and each sentence is said once.
+    Each list names at most ``MAX_LISTED`` orders; ``more`` says where the rest are."""
     bg, fg = _VERDICT_CSS[report.verdict]
-    when = time.strftime("%H:%M:%S", time.localtime(report.started_at))
-    mode = report.mode.upper() if report.mode in ("live", "analyze") else "MODE UNKNOWN"
+    when = ist_clock(report.started_at)
+    mode = report.mode.upper() if report.mode in ("live", "analyze") else "mode not known"
     head = (
         f"<table width='100%' cellpadding='6' style='background:{bg}; color:{fg}'><tr>"
         f"<td><b>Kill {number} · {when} · {html.escape(report.verdict.headline)}</b></td></tr></table>"
     )
     facts = [
-        f"Trigger: {html.escape(report.trigger)}"
+        f"Fired by {html.escape(report.trigger)}"
         + (f" (+{report.joined} joined)" if report.joined else "")
-        + f" · {html.escape(report.server)} · {mode} · strategy {html.escape(report.strategy)}",
+        + f" · {mode} · strategy {html.escape(report.strategy)} · {html.escape(report.server)}",
         f"Server said: {html.escape(report.message) if report.message else '(nothing)'}",
-        html.escape(report.summary()),
+        html.escape(counts_sentence(report)),
     ]
     body = "".join(f"<p style='margin:4px 0'>{line}</p>" for line in facts)
+    refusal = report.message
+
+    def reason(text: str) -> str:
+        if not text:
+            return "the server gave no reason"
+        # A refused kill fails every order with the refusal the server said once above.
+        return "refused, as the server said above" if text == refusal else html.escape(text)
 
     # What still needs the trader comes first: orders still working, then failures.
     label = "Still working at the end" if report.remaining_verified else "Last seen working (not re-checked)"
@@ -158,8 +252,7 @@ def render_report(
         "#ef9a9a",
         report.failures,
         lambda f: (
-            f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — "
-            f"{html.escape(f.reason) if f.reason else 'the server gave no reason'}"
+            f"{_describe(f.orderid, known) if f.orderid else 'order id not given'} — {reason(f.reason)}"
         ),
         more,
     )
@@ -170,19 +263,16 @@ def render_report(
         lambda o: f"{_describe(o, known)} — already finished when the sweep reached it",
         more,
     )
-    # Only the listed few are paired with how they went: a kill of 10,000 orders must not build
-    # a list of 10,000 pairs on the UI thread to show 50 of them.
-    cancelled = [(o, "by the sweep") for o in report.canceled_by_sweep[:MAX_LISTED]]
-    cancelled += [(o, "by the server") for o in report.canceled_by_server[: MAX_LISTED - len(cancelled)]]
+    # Two lists, as History has them: each line is then just the order, short enough not to
+    # wrap in a pane beside the order book.
     body += _rows(
-        "Cancelled",
-        "#81c784",
-        cancelled,
-        lambda c: f"{_describe(c[0], known)} — {c[1]}",
-        more,
-        total=len(report.canceled_by_sweep) + len(report.canceled_by_server),
+        "Cancelled by the sweep", "#81c784", report.canceled_by_sweep, lambda o: _describe(o, known), more
     )
-    body += _rows("Notes", "#b0bec5", report.errors, html.escape, more)
+    body += _rows(
+        "Cancelled by the server", "#81c784", report.canceled_by_server, lambda o: _describe(o, known), more
+    )
+    body += steps_html(report, more)
+    body += _rows("Notes", "#b0bec5", unsaid_notes(report), html.escape, more)
 
     timings = []
     if report.trigger_to_response_ms is not None:

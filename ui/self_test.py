@@ -24,6 +24,7 @@ from importlib import metadata
 from typing import Any, TextIO
 
 ORDERS = 25
+NOTE_PREFIX = "      note: "
 STEP_TIMEOUT_S = 20.0
 _PLATFORM_BACKENDS = {
     "linux": "keyring.backends.SecretService",
@@ -34,12 +35,17 @@ _PLATFORM_BACKENDS = {
 
 @dataclass(frozen=True)
 class Check:
+    """One check's outcome. ``note`` is something true of this computer, not of the build (no
+    keyring running here): printed on its own line, never as part of a PASS or FAIL."""
+
     name: str
     passed: bool
     detail: str
+    note: str = ""
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+        line = f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+        return f"{line}\n{NOTE_PREFIX}{self.note}" if self.note else line
 
 
 def check_version() -> Check:
@@ -79,17 +85,33 @@ def check_keyring(platform: str = sys.platform) -> Check:
         registered = {cls.__module__ for cls in _all_subclasses(keyring.backend.KeyringBackend)}
         if module.__name__ not in registered:
             return Check(name, False, f"{wanted} loaded but registered no backend")
-    from core.secrets import OsKeyStore
+    from core.secrets import KeyStoreProblem, OsKeyStore
+
+    keyring_here = {
+        KeyStoreProblem.NO_KEYRING: "no keyring is running on this computer",
+        KeyStoreProblem.PLAINTEXT: "the only keyring here would keep the key unencrypted, so it is not used",
+        KeyStoreProblem.LOCKED: "the keyring here is locked",
+        KeyStoreProblem.REFUSED: "the keyring here refused to be used",
+        KeyStoreProblem.FAILED: "the keyring here failed when asked",
+    }
 
     store = OsKeyStore(keyring.get_keyring())
     problem = store.check()
-    state = "usable" if problem is None else f"not usable here: {problem.sentence}"
     chosen = type(keyring.get_keyring())
+    detail = (
+        f"{wanted or 'no platform backend expected'} loaded; keyring chose "
+        f"{chosen.__module__}.{chosen.__qualname__} ({store.description}"
+    )
+    if problem is None:
+        return Check(name, True, f"{detail}, usable)")
+    # The build is fine; this computer has no keyring the app can use. Said apart from the PASS,
+    # so no one reads "PASS" and "not usable" as one verdict.
     return Check(
         name,
         True,
-        f"{wanted or 'no platform backend expected'} loaded; keyring chose "
-        f"{chosen.__module__}.{chosen.__qualname__} ({store.description}, {state})",
+        f"{detail})",
+        note=f"{keyring_here[problem.problem]} — this computer's set-up, not a fault of the build "
+        "(the window would keep a key typed into Settings in memory until it quits)",
     )
 
 

@@ -131,11 +131,16 @@ class ServerSet(QObject):
     def set_scope(self, scope: KillScope) -> None:
         self.scope = scope
         for link in self.links.values():
-            link.lanes.want_positions(scope.close_positions)
+            link.lanes.set_scope(scope)
 
-    def _add(self, server: Server, key: str) -> None:
+    def adopt(self, server: Server, key: str, lanes: Lanes) -> None:
+        """Take lanes made elsewhere (a test's, the caller's) as this server's."""
+        self._add(server, key, lanes)
+
+    def _add(self, server: Server, key: str, lanes: Lanes | None = None) -> None:
         url = server.url
-        lanes = self._factory(server, key)
+        if lanes is None:
+            lanes = self._factory(server, key)
         lanes.setParent(self)
         steps = StepsLane(make_http_client(), self.record)
         steps.configure(url, key, server.strategy)
@@ -152,7 +157,8 @@ class ServerSet(QObject):
         steps.caught.connect(lambda catch, u=url: self.caught.emit(u, catch))
         steps.finished.connect(lambda report, u=url: self.stepsFinished.emit(u, report))
         steps.resumed.connect(lambda outcome, u=url: self.resumed.emit(u, outcome))
-        lanes.want_positions(self.scope.close_positions)
+        lanes.set_scope(self.scope)
+        lanes.want_positions(True)  # the positions tab, and the button's count of them
         if self._started:
             lanes.start()
 
@@ -187,12 +193,17 @@ class ServerSet(QObject):
         with self._lock:
             press = self._press
             if press is None:
-                press = self._press = _Press(
-                    trigger, uuid.uuid4().hex[:16] if len(self.links) > 1 else "", set(self.links)
-                )
+                press_id = uuid.uuid4().hex[:16] if len(self.links) > 1 else ""
+                press = self._press = _Press(trigger, press_id, set(self.links))
         fired = False
-        for link in list(self.links.values()):
-            fired = link.lanes.fire(trigger, press=press.press_id) or fired
+        for url, link in list(self.links.items()):
+            if link.lanes.fire(trigger, press=press.press_id):
+                fired = True
+            else:  # its lanes have stopped: this press will hear nothing from it
+                with self._lock:
+                    press.waiting.discard(url)
+        if not press.waiting:
+            self._maybe_done(press)
         return fired
 
     def interrupt(self, reason: str) -> None:
@@ -224,7 +235,8 @@ class ServerSet(QObject):
             link.steps.after(report, self.scope, kill.kill_id if kill is not None else None)
         with self._lock:
             press = self._press
-        if press is None:
+        if press is None:  # fired on this server's lanes alone: a press of its own
+            self.pressFinished.emit(PressReport((report,), report.trigger))
             return
         press.reports[url] = report
         press.waiting.discard(url)
@@ -235,6 +247,8 @@ class ServerSet(QObject):
             if press.waiting or self._press is not press:
                 return
             self._press = None
+        if not press.reports:  # nothing was fired: there is no verdict to give
+            return
         ordered = tuple(press.reports[u] for u in self.links if u in press.reports)
         ordered += tuple(r for u, r in press.reports.items() if u not in self.links)
         self.pressFinished.emit(PressReport(ordered, press.trigger))

@@ -30,13 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.client import OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.client import DEFAULT_STRATEGY, OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core.guard import MAX_GUARD_S
 from core.kill import MAX_DEADLINE_S, MIN_DEADLINE_S
 from core.replies import ApiError
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
-from core.settings import FiringPolicy, Settings
+from core.settings import FiringPolicy, Server, Settings
 from ui.background import Background
 from ui.hotkey_edit import HotkeyEdit
+from ui.server_list import ServerList
 
 POLICY_LABELS = {
     FiringPolicy.HOLD: "Hold to fire (press and hold)",
@@ -49,7 +51,16 @@ HOTKEY_HELP = (
     "says whether it works on this desktop."
 )
 
-NO_KEY_TO_TEST = "Enter the API key first: none is stored for this server."
+NO_KEY_TO_TEST = "No API key is stored for this server: paste it in the API key field to test it."
+KEY_IN_USE = "A key is in use for this server; leave empty to keep it"
+KEY_NEEDED = "Paste this server's key, or leave empty for its stored key"
+DEMO_HOST = "The demo runs on its built-in simulator; its server cannot be changed."
+HALT_HELP = (
+    "Halting switches the WHOLE server to OpenAlgo's analyze mode once the account is verified flat: "
+    "from then on every new order from every strategy, webhook and script goes to OpenAlgo's sandbox, "
+    "not the broker (and the order and position books show the sandbox). Live servers only; resume "
+    "live trading from the window."
+)
 OK_STYLE = "color: #81c784;"
 WARN_STYLE = "color: #ffb74d;"
 ERROR_STYLE = "color: #ef5350;"
@@ -153,6 +164,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.key_store = key_store
         self.entered_key: str | None = None
+        self.entered_keys: dict[str, str] = {}  # keys typed for the other servers, by URL
         self._current_key = current_key
         self._original_host = settings.host
         self._testing = False
@@ -176,19 +188,46 @@ class SettingsDialog(QDialog):
         self.key_edit = QLineEdit()
         self.key_edit.setObjectName("keyEdit")
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_edit.setPlaceholderText(
-            "A key is in use; leave empty to keep it" if current_key else "Paste your OpenAlgo API key"
-        )
+        self.key_edit.setAccessibleName("API key")
         self.key_where = QLabel()
         self.key_where.setObjectName("keyWhere")
         self.key_where.setWordWrap(True)
-        self.session_button = QPushButton("Keep the key for this session only")
+        self.session_button = QPushButton("Keep the key in memory until the app quits")
         self.session_button.setObjectName("sessionOnlyButton")
-        self.session_button.setVisible(False)
         self.session_button.clicked.connect(self._use_session_store)
 
+        servers = settings.server_list()
+        self.label_edit = QLineEdit(servers[0].label)
+        self.label_edit.setObjectName("labelEdit")
+        self.label_edit.setPlaceholderText("optional, e.g. Zerodha")
         self.strategy_edit = QLineEdit(settings.strategy)
         self.strategy_edit.setObjectName("strategyEdit")
+        self.more_servers = ServerList(servers[1:], self.host_edit.text, self)
+        self.more_servers.setToolTip(
+            "One press reaches every server listed (each with its own key); untick one to keep it "
+            "but leave it out of kills."
+        )
+
+        self.close_positions = QCheckBox("Close every open position (once the orders are verified cancelled)")
+        self.close_positions.setObjectName("closePositions")
+        self.close_positions.setChecked(settings.close_positions)
+        self.guard_spin = QSpinBox()
+        self.guard_spin.setObjectName("guardSpin")
+        self.guard_spin.setRange(0, int(MAX_GUARD_S))
+        self.guard_spin.setSingleStep(30)
+        self.guard_spin.setSuffix(" s")
+        self.guard_spin.setSpecialValueText("off")
+        self.guard_spin.setValue(round(settings.guard_s))
+        self.guard_spin.setToolTip(
+            "After the kill, watch the account this long and cancel every new order a runaway "
+            "strategy places (and, with positions, close every new position)."
+        )
+        self.halt_check = QCheckBox("Then halt new live orders (switch the server to analyze mode)")
+        self.halt_check.setObjectName("haltLive")
+        self.halt_check.setChecked(settings.halt)
+        self.halt_note = QLabel(HALT_HELP)
+        self.halt_note.setObjectName("haltNote")
+        self.halt_note.setWordWrap(True)
         self.poll_spin = QDoubleSpinBox()
         self.poll_spin.setObjectName("pollSpin")
         self.poll_spin.setRange(0.2, 60.0)
@@ -253,7 +292,13 @@ class SettingsDialog(QDialog):
         form.addRow("API key", self.key_edit)
         form.addRow("", self.key_where)
         form.addRow("", self.session_button)
+        form.addRow("Server label", self.label_edit)
         form.addRow("Strategy label", self.strategy_edit)
+        form.addRow("More servers", self.more_servers)
+        form.addRow("A kill also", self.close_positions)
+        form.addRow("Then hold flat", self.guard_spin)
+        form.addRow("", self.halt_check)
+        form.addRow("", self.halt_note)
         form.addRow("Poll every", self.poll_spin)
         form.addRow("Kill deadline", self.deadline_spin)
         form.addRow("Firing policy", self.policy_combo)
@@ -262,6 +307,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.hotkey_on)
         form.addRow("", self.hotkey_note)
         form.addRow("Window", self.on_top)
+        # Rows that appear only when they have something to say take no room until then.
+        self._form = form
+        form.setRowVisible(self.session_button, False)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
@@ -282,12 +330,14 @@ class SettingsDialog(QDialog):
 
         self.host_edit.textChanged.connect(self._check_host)
         self.policy_combo.currentIndexChanged.connect(self._policy_changed)
+        if host_locked:
+            self.host_edit.setReadOnly(True)
+            self.host_edit.setToolTip(DEMO_HOST)
+        self.resize(560, self.sizeHint().height())
         self._check_host()
         self._policy_changed()
         self._show_store()
-        if host_locked:
-            self.host_edit.setReadOnly(True)
-        self.resize(560, self.sizeHint().height())
+        self._fit_height(shrink=True)
 
     # -- reading the form -------------------------------------------------------------------
 
@@ -301,10 +351,17 @@ class SettingsDialog(QDialog):
         host = normalise_host(self.host_edit.text())
         if host is None:
             return None
+        strategy = self.strategy_edit.text().strip() or DEFAULT_STRATEGY
+        first = Server(host, self.label_edit.text().strip(), strategy, True)
+        others = tuple(s for s in self.more_servers.servers() if s.url != host)
         return replace(
             self.settings,
             host=host,
-            strategy=self.strategy_edit.text().strip(),
+            strategy=strategy,
+            servers=(first, *others),
+            close_positions=self.close_positions.isChecked(),
+            guard_s=float(self.guard_spin.value()),
+            halt=self.halt_check.isChecked(),
             poll_interval_s=self.poll_spin.value(),
             deadline_s=float(self.deadline_spin.value()),
             firing_policy=self.chosen_policy(),
@@ -329,31 +386,53 @@ class SettingsDialog(QDialog):
 
     def _check_host(self) -> None:
         style, sentence = url_problem(self.host_edit.text())
+        if not sentence and self.host_edit.isReadOnly():
+            sentence = DEMO_HOST
         self.host_note.setStyleSheet(style)
         self.host_note.setText(sentence)
-        self.host_note.setVisible(bool(sentence))
+        self._form.setRowVisible(self.host_note, bool(sentence))
         self.save_button.setEnabled(style != ERROR_STYLE)
         self.test_button.setEnabled(style != ERROR_STYLE and not self._testing)
+        # The key field says what Test connection and Save will use for the server typed now: the
+        # key in use belongs to the server the window is on, not to one typed since.
+        host = normalise_host(self.host_edit.text())
+        in_use = bool(self._current_key) and host == normalise_host(self._original_host)
+        self.key_edit.setPlaceholderText(KEY_IN_USE if in_use else KEY_NEEDED)
+        self._fit_height()
+
+    def _fit_height(self, *, shrink: bool = False) -> None:
+        """Grow to show every line of the notes: a warning or hint that appears after the dialog
+        was sized must not be clipped (a form's wrapped labels do not grow a dialog by themselves).
+        ``shrink`` also takes away height nothing needs (when the dialog is first sized)."""
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
+        needed = max(needed, layout.totalMinimumSize().height())
+        if needed > self.height() or (shrink and needed > 0):
+            self.resize(self.width(), needed)
 
     def _hotkey_problem(self, sentence: str) -> None:
         self.hotkey_note.setStyleSheet(WARN_STYLE if sentence else "")
         self.hotkey_note.setText(sentence or HOTKEY_HELP)
+        self._fit_height()
 
     def _policy_changed(self) -> None:
         self.hold_spin.setEnabled(self.chosen_policy() is FiringPolicy.HOLD)
 
     def _show_store(self) -> None:
-        where = getattr(self.key_store, "description", "the key store")
         if isinstance(self.key_store, SessionKeyStore):
-            self.key_where.setText(f"The key is kept in memory for this session only ({where}).")
+            self.key_where.setText("The key is kept in memory until the app quits, never in a file.")
             self.key_where.setStyleSheet(WARN_STYLE)
         else:
-            self.key_where.setText(f"The key is kept in {where}, never in a file.")
+            self.key_where.setText(f"The key is kept in {self.key_store.description}, never in a file.")
             self.key_where.setStyleSheet("")
+        self._fit_height()
 
     def _use_session_store(self) -> None:
         self.key_store = SessionKeyStore()
-        self.session_button.setVisible(False)
+        self._form.setRowVisible(self.session_button, False)
         self.error.setText("")
         self._show_store()
 
@@ -373,7 +452,7 @@ class SettingsDialog(QDialog):
         ok = bool(getattr(result, "ok", False))
         self.test_result.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         self.test_result.setText(str(getattr(result, "sentence", "")))
-        self._check_host()
+        self._check_host()  # and grows the dialog to the sentence
 
     def accept(self) -> None:
         """Save: a typed key goes to the key store on a worker thread (the OS keyring may wait
@@ -385,18 +464,27 @@ class SettingsDialog(QDialog):
         if self._saving is not None:
             return
         typed = self.key_edit.text().strip()
-        if not typed:
+        others = {
+            url: key
+            for url, key in self.more_servers.keys.items()
+            if url in {s.url for s in settings.servers}
+        }
+        if not typed and not others:
             self.settings = settings
             super().accept()
             return
         store = self.key_store
         self.save_button.setEnabled(False)
         self.error.setStyleSheet("")
-        self.error.setText(f"Saving the key in {store.description}… (the keyring may ask to be unlocked)")
+        if isinstance(store, SessionKeyStore):
+            self.error.setText("Keeping the key in memory…")
+        else:
+            self.error.setText(f"Saving the key in {store.description}… (the keyring may ask to be unlocked)")
 
         def stored(_: object) -> None:
             self._saving = None
-            self.entered_key = typed
+            self.entered_key = typed or None
+            self.entered_keys = others
             self.key_edit.clear()
             self.settings = settings
             QDialog.accept(self)
@@ -408,10 +496,17 @@ class SettingsDialog(QDialog):
             sentence = exc.sentence if isinstance(exc, KeyStoreError) else "The key could not be saved."
             self.error.setText(sentence)
             if isinstance(exc, KeyStoreError):
-                self.session_button.setVisible(True)
+                self._form.setRowVisible(self.session_button, True)
+            self._fit_height()
+
+        def save_keys() -> None:
+            if typed:
+                store.set(settings.host, typed)
+            for url, key in others.items():
+                store.set(url, key)
 
         self._saving = Background(
-            lambda: store.set(settings.host, typed),
+            save_keys,
             done=stored,
             failed=refused,
             parent=self,

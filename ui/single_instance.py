@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from core import instance
@@ -22,6 +23,13 @@ from core.report import CancelReport
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_MS = 1000
+# On Windows the window must not hang up first: a named pipe's server end disconnecting
+# (DisconnectNamedPipe, which QLocalSocket calls) throws away what the caller has not read yet, so
+# a verdict written a moment before would be lost and the caller would run a second kill. There
+# the caller hangs up after its last answer, and the window drops one that lingers this long.
+# (A Unix socket keeps written bytes readable after the server closes.)
+LINGER_MS = 10_000
+CLOSE_GRACE_MS = 2000  # a closing window waits at most this long for its callers to read
 FireCheck = Callable[[dict[str, Any]], str | None]
 """Given a "fire" request (``hosts``, ``scope`` ...), None to fire, or one sentence why not."""
 
@@ -110,21 +118,29 @@ class SingleInstance(QObject):
         waiting, self._waiting = self._waiting, []
         for sock in waiting:
             self._reply(sock, reply)
-            sock.disconnectFromServer()
+            self._hang_up(sock)
 
     def refuse_waiting(self, sentence: str) -> None:
         """Tell every waiting "fire" that no kill will come (e.g. the window is closing)."""
         waiting, self._waiting = self._waiting, []
         for sock in waiting:
             self._reply(sock, {"error": sentence})
-            sock.disconnectFromServer()
+            self._hang_up(sock)
 
     def close(self) -> None:
         """Stop listening and drop every connection; waiting triggers are told the window closed.
 
         Replies already written (a verdict delivered just before the window closed) get up to
         half a second to leave before the connections are dropped."""
+        told = list(self._waiting)
         self.refuse_waiting("The window closed before the kill finished.")
+        if sys.platform == "win32":  # see LINGER_MS: let them read it before the pipes go
+            deadline = time.monotonic() + CLOSE_GRACE_MS / 1000
+            for sock in told:
+                left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+                if sock.state() == QLocalSocket.LocalSocketState.ConnectedState:
+                    sock.waitForBytesWritten(left_ms)
+                    sock.waitForDisconnected(left_ms)
         for sock in list(self._buffers):
             if sock.bytesToWrite() > 0:
                 sock.waitForBytesWritten(500)
@@ -206,6 +222,14 @@ class SingleInstance(QObject):
         self._reply(sock, {"accepted": True})
         self._waiting.append(sock)
         self.fireRequested.emit(trigger)
+
+    @staticmethod
+    def _hang_up(sock: QLocalSocket) -> None:
+        """End a conversation after its last answer without losing that answer (LINGER_MS)."""
+        if sys.platform == "win32":
+            QTimer.singleShot(LINGER_MS, sock, sock.abort)  # cancelled if the caller hangs up first
+        else:
+            sock.disconnectFromServer()
 
     @staticmethod
     def _reply(sock: QLocalSocket, message: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ NO_TRAY = (
 _ICONS = {
     Verdict.FLAT: QSystemTrayIcon.MessageIcon.Information,
     Verdict.ORDERS_REMAIN: QSystemTrayIcon.MessageIcon.Critical,
+    Verdict.POSITIONS_REMAIN: QSystemTrayIcon.MessageIcon.Critical,
     Verdict.UNVERIFIED: QSystemTrayIcon.MessageIcon.Warning,
     Verdict.REFUSED: QSystemTrayIcon.MessageIcon.Critical,
     Verdict.UNREACHABLE: QSystemTrayIcon.MessageIcon.Critical,

@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS exchanges (
 );
 CREATE INDEX IF NOT EXISTS exchanges_by_kill ON exchanges(kill_id, id);
 CREATE INDEX IF NOT EXISTS kills_by_server ON kills(server, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    server TEXT NOT NULL,
+    what TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outcomes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kill_id INTEGER NOT NULL REFERENCES kills(id),
@@ -385,6 +392,20 @@ class KillRecord:
             (kill_id, started_at, KillState(state), cancel_all or ("answered" if answered else None))
             for kill_id, started_at, state, cancel_all, answered in rows
         ]
+
+    def add_event(self, server: str, what: str, detail: str = "") -> None:
+        """Keep a deliberate act that is not a kill (resuming live trading after a halt)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO events (at, server, what, detail) VALUES (?, ?, ?, ?)",
+                (time.time(), self._clean(server), what, self._clean(detail)),
+            )
+
+    def events(self) -> list[tuple[float, str, str, str]]:
+        """Every event kept, oldest first: (time, server, what, detail)."""
+        with self._lock:
+            rows = self._db.execute("SELECT at, server, what, detail FROM events ORDER BY id").fetchall()
+        return [(at, server, what, detail) for at, server, what, detail in rows]
 
     def press_of(self, kill_id: int) -> list[int]:
         """Every kill fired by the same press as ``kill_id`` (itself included), oldest first."""

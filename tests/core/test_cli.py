@@ -113,6 +113,9 @@ def test_a_bad_url_exits_2(clean_env: dict[str, str]) -> None:
     assert result.returncode == 2 and "not a usable server URL" in result.stderr
 
 
+@pytest.mark.skipif(
+    "sys.platform != 'linux'", reason="takes the Secret Service away; Windows and macOS always have a keyring"
+)
 def test_set_key_without_a_keyring_stores_nothing_in_plain_text(
     clean_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -47,6 +47,7 @@ def impostor(name: str) -> socket.socket:
     return server
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="POSIX permissions; Windows keeps profiles private")
 def test_the_window_socket_lives_in_a_directory_only_this_user_can_enter(tmp_path: Path) -> None:
     private = instance.ensure_private_dir(tmp_path / "run")
     assert private.stat().st_mode & 0o777 == 0o700
@@ -59,6 +60,7 @@ def test_a_socket_owned_by_another_user_is_not_taken_for_the_window(socket_name:
         assert instance.ask_window_to_fire(5.0, name=socket_name) is None
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="a Unix socket; Windows has a named pipe")
 def test_a_window_that_says_flat_is_believed_only_from_our_own_socket(socket_name: str) -> None:
     with impostor(socket_name):
         assert instance.ask_window_to_fire(5.0, name=socket_name) == {"verdict": "flat", "exit_code": 0}

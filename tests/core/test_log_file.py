@@ -50,6 +50,7 @@ def test_a_key_set_later_in_the_session_is_removed_too(logged: tuple[KeyRedactor
     assert KEY not in text and NEW_KEY not in text
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="POSIX permissions; Windows keeps profiles private")
 def test_the_log_file_is_readable_by_its_owner_only(logged: tuple[KeyRedactor, Path]) -> None:
     _, path = logged
     assert path.stat().st_mode & 0o077 == 0

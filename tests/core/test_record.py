@@ -215,6 +215,7 @@ with Simulator(orders=6, seed=3) as sim, make_http_client() as http:
 """
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="SIGKILL is POSIX")
 def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_kill_marked_interrupted(
     tmp_path: Path,
 ) -> None:

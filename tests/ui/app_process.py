@@ -20,8 +20,8 @@ WAIT_S = 30.0
 FOREIGN = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
 
 
-def app_env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
-    """An environment for the app and its triggers: private folders, no display, the key."""
+def private_env(tmp_path: Path) -> dict[str, str]:
+    """An environment for the app: private folders under ``tmp_path``, no display (offscreen)."""
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
     base = {k: v for k, v in os.environ.items() if k not in FOREIGN}
@@ -31,9 +31,13 @@ def app_env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
         "KILLSWITCH_DATA_DIR": str(tmp_path / "data"),
         "KILLSWITCH_RUNTIME_DIR": str(runtime),
         "HOME": str(tmp_path / "home"),
-        "OPENALGO_API_KEY": sim.apikey,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def app_env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
+    """An environment for the app and its triggers: private folders, no display, the key."""
+    return private_env(tmp_path) | {"OPENALGO_API_KEY": sim.apikey}
 
 
 @contextlib.contextmanager

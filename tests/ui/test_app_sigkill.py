@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from core.market_time import ist_when
 from core.record import RECORD_FILE_NAME, KillRecord, KillState
 from core.simulator import Quirks, Simulator
 from tests.ui.app_process import WAIT_S, app, app_env, trigger, wait_until
@@ -32,6 +32,7 @@ def env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
     return app_env(tmp_path, sim)
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="SIGKILL is POSIX")
 def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks_it_interrupted(
     sim: Simulator, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -96,8 +97,9 @@ def test_sigkill_during_a_kill_leaves_the_record_intact_and_the_next_start_marks
         again.send_signal(signal.SIGTERM)  # closes the window as a logout would
         out, err = again.communicate(timeout=WAIT_S)
         assert again.returncode == 0, err
-    started = time.strftime("%H:%M:%S", time.localtime(interrupted.started_at))
-    # The window names it too (the command line's note may have gone to a script's log).
+    started = ist_when(interrupted.started_at)
+    # The window names it too, in IST like every time it shows (the command line's note may have
+    # gone to a script's log).
     assert f"The kill on {sim.url} started at {started} was interrupted before its verdict" in _text(log_path)
     with KillRecord(record_path) as reopened:
         assert reopened.integrity_check() == "ok"

@@ -12,7 +12,6 @@ import csv
 import json
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from core import instance
+from core.market_time import ist_when
 from core.record import RECORD_FILE_NAME, KillRecord, KillState
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
@@ -187,7 +187,7 @@ def test_a_kill_an_earlier_run_never_finished_is_announced_at_start(
     window = session.window
     qtbot.addWidget(window)
     try:
-        clock = time.strftime("%H:%M:%S", time.localtime(started_at))
+        clock = ist_when(started_at)  # IST, as every time the window shows
         sentence = (
             f"The kill on {simulator.url} started at {clock} was interrupted before its verdict "
             "(the app was closed, stopped or crashed) — check the order book in OpenAlgo."

@@ -60,6 +60,7 @@ def test_a_second_instance_finds_the_first_one_running(
     assert window_socket.listening
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="a Unix socket; Windows has a named pipe")
 def test_a_socket_left_behind_by_a_crash_is_taken_over(qtbot: QtBot, socket_name: str) -> None:
     Path(socket_name).parent.mkdir(mode=0o700)
     crashed = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -157,6 +158,7 @@ def test_a_window_closing_mid_kill_releases_the_waiting_trigger(qtbot: QtBot, so
     assert answer() == [{"error": "The window closed before the kill finished."}]
 
 
+@pytest.mark.skipif("sys.platform == 'win32'", reason="a Unix socket; Windows has a named pipe")
 def test_a_hung_window_is_not_waited_on_for_a_whole_kill(socket_name: str) -> None:
     # A frozen UI thread: the OS still accepts the connection, but nothing ever answers.
     Path(socket_name).parent.mkdir(mode=0o700)
@@ -164,3 +166,20 @@ def test_a_hung_window_is_not_waited_on_for_a_whole_kill(socket_name: str) -> No
         frozen.bind(socket_name)
         frozen.listen(1)
         assert instance.ask_window_to_fire(600.0, name=socket_name, accept_timeout_s=0.5) is None
+
+
+def test_a_second_launch_on_another_server_says_which_server_the_open_window_is_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ui.app import _already_open, parse
+
+    code = _already_open(
+        parse(["--host", "http://10.0.0.9:5000"]), {"ok": True, "host": "http://10.0.0.5:5000"}
+    )
+    said = capsys.readouterr().err
+    assert code == 2
+    assert "already open is on http://10.0.0.5:5000, not http://10.0.0.9:5000" in said
+    assert (
+        _already_open(parse(["--host", "http://10.0.0.5:5000"]), {"ok": True, "host": "http://10.0.0.5:5000"})
+        == 0
+    )

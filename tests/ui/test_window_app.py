@@ -122,7 +122,7 @@ def test_no_usable_keyring_is_said_plainly_and_the_key_is_kept_for_the_session(
     qtbot.waitUntil(lambda: window.settings_dialog is not None)
     dialog = window.settings_dialog
     assert dialog is not None
-    assert "this session only" in dialog.key_where.text()
+    assert "in memory until the app quits" in dialog.key_where.text()
     dialog.key_edit.setText(simulator.apikey)
     dialog.accept()
     qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {WORKING_ORDERS} WORKING ORDERS")
