@@ -43,7 +43,10 @@ def launch(
     command: list[str], *, extra_env: dict[str, str] | None = None, linger_ms: int = 0, timeout_s: float = 60
 ) -> Launch:
     with tempfile.TemporaryDirectory(prefix="ks-bench-") as tmp:
-        env = dict(os.environ)
+        # A trader's Python writes bytecode the first time and reads it after; a session that
+        # sets PYTHONDONTWRITEBYTECODE would make every launch compile the app again (~100 ms),
+        # which the uncounted warm-up launch is there to prevent.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(
             QT_QPA_PLATFORM="offscreen",
             KILLSWITCH_CONFIG_DIR=str(Path(tmp) / "config"),

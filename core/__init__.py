@@ -8,6 +8,8 @@ from pathlib import Path
 
 DIST_NAME = "openalgo-killswitch"
 APP_NAME = "Kill Switch for OpenAlgo"
+DEFAULT_STRATEGY = "KillSwitch"
+"""The strategy label sent with cancel-all and cancels when none is set: a name in OpenAlgo's logs."""
 
 
 def _version() -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from core import APP_NAME, __version__
 from core import settings as settings_store
-from core.client import normalise_host
+from core.addresses import normalise_host
 from core.kill import DEFAULT_DEADLINE_S, deadline_problem
 from core.report import EXIT_INTERRUPTED_SIGINT, CancelReport
 from core.usage import UsageError

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from core import settings as settings_store
-from core.client import is_loopback, normalise_host
+from core.addresses import is_loopback, normalise_host
 from core.guard import Catch, guard_problem
 from core.headless import ServerKill, Target, progress_printer, wait_for
 from core.one_kill import ServerLocks, running_now

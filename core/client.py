@@ -24,10 +24,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from core import __version__
+from core import DEFAULT_STRATEGY, __version__
+from core.addresses import normalise_host
+from core.exchange import Exchange, ExchangeObserver
 from core.net_errors import classify_exception
 from core.orders import Order
 from core.positions import Position
+from core.redaction import redact
 from core.replies import (
     AnalyzerStatus,
     ApiError,
@@ -48,10 +51,8 @@ from core.replies import (
     read_ping,
     read_positionbook,
     read_smart_order,
-    redact,
 )
 
-DEFAULT_STRATEGY: Final = "KillSwitch"
 SEMI_AUTO_PROBE_ORDER_ID: Final = "0"  # no broker issues it; see semi_auto_refuses_kills
 MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 
@@ -71,47 +72,8 @@ class Timeouts:
     cancel_all_read: float = CANCEL_ALL_READ_TIMEOUT_S
 
 
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One request and its reply, key removed, for the record of a kill."""
-
-    endpoint: str
-    request: Mapping[str, Any]
-    http_status: int | None
-    reply: str
-    started: float  # time.time()
-    elapsed_ms: float
-    error: str = ""
-
-
-ExchangeObserver = Callable[[Exchange], None]
 OnSent = Callable[[], None]
 _ON_THE_WIRE: Final = ("http11.send_request_body.complete", "http2.send_request_body.complete")
-
-
-def normalise_host(url: str) -> str | None:
-    """``http(s)://host[:port][/prefix]`` without a trailing slash, or None when not a usable URL."""
-    url = url.strip()
-    if not url:
-        return None
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a bad port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        return None
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v1"):
-        path = path[: -len("/api/v1")]
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 _tls_lock = threading.Lock()

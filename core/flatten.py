@@ -23,13 +23,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.client import OpenAlgoClient
 from core.orders import Order
 from core.pacing import RateLimiter
 from core.positions import Position, PositionKey, position_json
 from core.replies import ApiError, ClosePositionsResult, ErrorKind, OrderBook, PositionBook, SmartOrderResult
+
+if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
+    from core.client import OpenAlgoClient
 
 log = logging.getLogger(__name__)
 

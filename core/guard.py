@@ -18,13 +18,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from core.client import OpenAlgoClient
 from core.orders import Order
 from core.pacing import ORDER_RATE_LIMIT, RateLimiter
 from core.positions import Position, position_json
 from core.replies import ApiError, ErrorKind, OrderBook, PositionBook, SmartOrderResult
+
+if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
+    from core.client import OpenAlgoClient
 
 log = logging.getLogger(__name__)
 

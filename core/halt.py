@@ -11,10 +11,12 @@ is the same switch the other way, and a deliberate act.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.client import OpenAlgoClient
 from core.replies import AnalyzerStatus
+
+if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
+    from core.client import OpenAlgoClient
 
 
 @dataclass(frozen=True, slots=True)

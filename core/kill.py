@@ -24,8 +24,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from core.client import Exchange, OpenAlgoClient
+from core.exchange import Exchange
 from core.flatten import Flatten
 from core.orders import Order, text
 from core.pacing import ORDER_RATE_LIMIT, RateLimiter
@@ -33,6 +34,9 @@ from core.positions import Position
 from core.replies import ApiError, CancelAllResult, CancelFailure, ErrorKind, OrderBook, PositionBook
 from core.report import CancelReport, KillProgress, Verdict
 from core.scope import KillScope
+
+if TYPE_CHECKING:  # a type only: the kill is handed a client, it never makes one
+    from core.client import OpenAlgoClient
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Final
 
-from core.replies import redact
+from core.redaction import redact
 from core.settings import data_dir
 
 LOG_FILE_NAME: Final = "killswitch.log"

@@ -33,13 +33,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from core.client import Exchange
-from core.kill import KillSwitch
+from core.exchange import Exchange
 from core.orders import Order
 from core.record import KillRecord
 from core.report import CancelReport, Verdict
+
+if TYPE_CHECKING:  # a type only: reading who holds a lock needs no HTTP client
+    from core.kill import KillSwitch
 
 log = logging.getLogger(__name__)
 

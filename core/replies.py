@@ -19,6 +19,7 @@ from typing import Any, Final
 from core import json_body
 from core.orders import Order, number, order_id_from, text
 from core.positions import Position
+from core.redaction import redact
 
 
 class ErrorKind(StrEnum):
@@ -227,13 +228,6 @@ class Pong:
 @dataclass(frozen=True, slots=True)
 class AnalyzerStatus:
     mode: str  # "live" or "analyze"
-
-
-def redact(text_: str, secret: str) -> str:
-    """Remove the key from any text (a URL, a body, an exception) before it is shown or kept."""
-    if secret and len(secret) >= 4:
-        text_ = text_.replace(secret, "<APIKEY>")
-    return text_
 
 
 def mode_of(body: Mapping[str, Any]) -> str:

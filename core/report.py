@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.client import Exchange
-from core.flatten import FlattenReport
-from core.guard import GuardReport
-from core.halt import HaltReport
+from core.exchange import Exchange
 from core.orders import Order, number, text
 from core.positions import Position, position_json
 from core.replies import CancelFailure
 from core.scope import KillScope
+
+if TYPE_CHECKING:  # types only: a report is read (History, the window's start) without the steps
+    from core.flatten import FlattenReport
+    from core.guard import GuardReport
+    from core.halt import HaltReport
 
 
 class Verdict(StrEnum):

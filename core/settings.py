@@ -15,7 +15,8 @@ from typing import Any
 
 import platformdirs
 
-from core.client import DEFAULT_STRATEGY, normalise_host
+from core import DEFAULT_STRATEGY
+from core.addresses import normalise_host
 from core.files import write_atomically
 from core.scope import KillScope
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 import resources
 from core import APP_NAME, __version__
 from core import settings as settings_store
-from core.client import normalise_host, verified_tls
+from core.addresses import normalise_host
 from core.instance import ask_window_to_show, server_name
 from core.log_file import KeyRedactor, close_log, open_log
 from core.record import KillRecord
@@ -248,6 +248,8 @@ def _closers(record: KillRecord | None) -> list[Callable[[], None]]:
 
 def _load_tls() -> None:
     try:
+        from core.client import verified_tls
+
         verified_tls()
     except Exception:  # the lanes make it again, and any problem surfaces there
         log.debug("loading the TLS context ahead of the lanes failed", exc_info=True)
@@ -337,9 +339,6 @@ def run(argv: list[str]) -> int:
     if QApplication.instance() is None and no_display(os.environ):
         print(NO_DISPLAY, file=sys.stderr)
         return EXIT_USAGE
-    # The lanes' TLS context: OpenSSL reads the CA bundle (~30 ms) without the interpreter lock,
-    # so it loads on a helper thread while this one builds the window; the lanes wait for it.
-    threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
     assert isinstance(app, QApplication)
     prepare_app(app)
@@ -390,6 +389,10 @@ def run(argv: list[str]) -> int:
     )
 
     def after_first_paint() -> None:
+        # The lanes' TLS context: OpenSSL reads the CA bundle (~30 ms) without the interpreter
+        # lock, so it loads on a helper thread while this one makes the lanes; they wait for it.
+        # Not earlier: importing the HTTP client would compete with building the window.
+        threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
         session.window.start()
         sources.start()
 

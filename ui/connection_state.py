@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.client import OpenAlgoClient
 from core.replies import ApiError, ErrorKind, Pong, interpret
 from core.report import CancelReport
+
+if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
+    from core.client import OpenAlgoClient
 
 
 @dataclass(frozen=True)

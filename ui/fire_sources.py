@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
-from core.client import normalise_host
+from core.addresses import normalise_host
 from core.report import CancelReport
 from core.settings import Settings
 from ui.hotkey import (

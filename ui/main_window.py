@@ -63,7 +63,6 @@ from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
 from ui.server_orders import AllServersModel
 from ui.server_set import ServerSet
-from ui.settings_dialog import SettingsDialog
 from ui.settings_flow import KeyLookup, SettingsFlow
 from ui.steps_bars import GuardBar, HaltBar
 from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
@@ -71,6 +70,7 @@ from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, scre
 if TYPE_CHECKING:
     from ui.connection_state import ConnectionState
     from ui.lanes import Lanes
+    from ui.settings_dialog import SettingsDialog
 
 __all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interrupted_sentence"]
 

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.client import DEFAULT_STRATEGY, normalise_host
+from core import DEFAULT_STRATEGY
+from core.addresses import normalise_host
 from core.settings import Server
 
 ERROR_STYLE = "color: #ef5350;"

@@ -23,20 +23,22 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from core.client import make_http_client
 from core.record import KillRecord
 from core.report import CancelReport, PressReport
 from core.scope import KillScope
 from core.settings import Server
-from ui.lanes import Lanes
-from ui.steps_lane import StepsLane
+
+if TYPE_CHECKING:  # loaded with the first server's lanes, after the window's first paint
+    from ui.lanes import Lanes
+    from ui.steps_lane import StepsLane
 
 log = logging.getLogger(__name__)
 
-LanesFactory = Callable[[Server, str], Lanes]
+LanesFactory = Callable[[Server, str], "Lanes"]
 
 
 @dataclass(eq=False)
@@ -139,6 +141,9 @@ class ServerSet(QObject):
 
     def _add(self, server: Server, key: str, lanes: Lanes | None = None) -> None:
         url = server.url
+        from core.client import make_http_client
+        from ui.steps_lane import StepsLane
+
         if lanes is None:
             lanes = self._factory(server, key)
         lanes.setParent(self)

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.client import DEFAULT_STRATEGY, OpenAlgoClient, is_loopback, make_http_client, normalise_host
+from core import DEFAULT_STRATEGY
+from core.addresses import is_loopback, normalise_host
 from core.guard import MAX_GUARD_S
 from core.kill import MAX_DEADLINE_S, MIN_DEADLINE_S
 from core.replies import ApiError
@@ -83,6 +84,8 @@ def url_problem(url: str) -> tuple[str, str]:
 def probe(host: str, apikey: str, strategy: str) -> tuple[bool, str, str, str]:
     """(ok, mode, broker, sentence) from ``ping``, ``analyzer`` and, on a live account, the
     Semi-Auto check, with a short-lived client."""
+    from core.client import OpenAlgoClient, make_http_client  # the HTTP client loads on first use
+
     with make_http_client() as http:
         client = OpenAlgoClient(host, apikey, http, strategy=strategy)
         pong = client.ping()

@@ -18,19 +18,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from core import settings as settings_store
 from core.files import write_atomically
 from core.secrets import KeyStore, KeyStoreError
 from core.settings import Settings
 from ui.background import Background
-from ui.settings_dialog import SettingsDialog
 
 KeyLookup = Callable[[], tuple[KeyStore, "str | None", str]]
 """Finds the key store and the key in it, on a worker thread: (store, key or None, a notice)."""
+
+if TYPE_CHECKING:  # loaded the first time Settings opens, not with the window
+    from ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,8 @@ class SettingsFlow(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return
+        from ui.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(
             self.settings,
             self.key_store,
@@ -162,7 +167,7 @@ class SettingsFlow(QObject):
     def _closed(self, dialog: SettingsDialog, result: int) -> None:
         self.dialog = None
         dialog.deleteLater()
-        if result != SettingsDialog.DialogCode.Accepted:
+        if result != QDialog.DialogCode.Accepted:
             return
         old, new = self.settings, dialog.settings
         store_changed = dialog.key_store is not self.key_store

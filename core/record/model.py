@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from core.client import Exchange
+from core.exchange import Exchange
 
 
 class KillState(StrEnum):

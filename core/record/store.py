@@ -33,12 +33,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from core.client import Exchange
+from core.exchange import Exchange
 from core.orders import Order
 from core.positions import position_json
 from core.record import export
 from core.record.model import KillDetails, KillState, KillSummary, OrderOutcome, Outcome
-from core.replies import redact
+from core.redaction import redact
 from core.report import CancelReport, Verdict, order_json
 from core.settings import data_dir
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from core.client import Exchange, OpenAlgoClient, Timeouts, make_http_client
+from core.client import OpenAlgoClient, Timeouts, make_http_client
+from core.exchange import Exchange
 from core.kill import KillSwitch
 from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, Pong
 from core.report import CancelReport, Verdict

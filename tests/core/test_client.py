@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.client import OpenAlgoClient, make_http_client, normalise_host
+from core.addresses import normalise_host
+from core.client import OpenAlgoClient, make_http_client
 from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, parse_failure
 
 KEY = "k" * 64

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.client import Exchange, OpenAlgoClient, make_http_client
+from core.client import OpenAlgoClient, make_http_client
+from core.exchange import Exchange
 from core.kill import KillSwitch
 from core.one_kill import OneKill
 from core.orders import Order
