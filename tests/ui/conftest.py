@@ -88,3 +88,41 @@ class StallMeter:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.stop()
+
+
+@pytest.fixture
+def open_window(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """Open the real window on simulators: ``open_window(sims, **settings_fields, window=dict(...))``.
+
+    Keys go to a session-only store; a list of simulators becomes named servers ("Broker 1"...);
+    firing is immediate and the book is read every 0.2 s unless the test says otherwise. Every
+    window opened is closed at the end (a running kill is reported as interrupted)."""
+    from core.secrets import SessionKeyStore
+    from core.settings import FiringPolicy, Server, Settings
+    from ui.main_window import MainWindow
+
+    made: list[MainWindow] = []
+
+    def open_(
+        sims: Simulator | list[Simulator], *, window: dict[str, Any] | None = None, **fields: Any
+    ) -> MainWindow:
+        if isinstance(sims, list):  # a list of simulators is a list of named servers
+            fields.setdefault("servers", tuple(Server(s.url, f"Broker {i + 1}") for i, s in enumerate(sims)))
+        sims = sims if isinstance(sims, list) else [sims]
+        store = SessionKeyStore()
+        for sim in sims:
+            store.set(sim.url, sim.apikey)
+        fields.setdefault("host", sims[0].url)
+        fields.setdefault("firing_policy", FiringPolicy.IMMEDIATE)
+        fields.setdefault("poll_interval_s", 0.2)
+        options = {"apikey": sims[0].apikey, "persist": False, **(window or {})}
+        win = MainWindow(Settings(**fields).validated(), store, **options)
+        qtbot.addWidget(win)
+        made.append(win)
+        win.show()
+        win.start()
+        return win
+
+    yield open_
+    for win in made:
+        win.close_anyway()

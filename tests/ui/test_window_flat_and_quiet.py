@@ -13,8 +13,6 @@ from pytestqt.qtbot import QtBot
 
 from core.record import KillRecord
 from core.report import CancelReport, Verdict
-from core.secrets import SessionKeyStore
-from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
 from ui.history_dialog import render_details
 from ui.main_window import MainWindow
@@ -23,27 +21,20 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:
-    made: list[MainWindow] = []
+def make_window(
+    open_window: Callable[..., MainWindow], tmp_path: Path
+) -> Iterator[Callable[..., MainWindow]]:
+    """The window on ``sim`` with this scope, keeping its kills in a record of its own."""
     records: list[KillRecord] = []
+    windows: list[MainWindow] = []
 
     def make(sim: Simulator, **scope: object) -> MainWindow:
-        store = SessionKeyStore()
-        store.set(sim.url, sim.apikey)
-        settings = Settings(
-            host=sim.url, firing_policy=FiringPolicy.IMMEDIATE, poll_interval_s=0.2, **scope
-        ).validated()  # type: ignore[arg-type]
-        record = KillRecord(tmp_path / f"kills-{len(records)}.sqlite3")
-        records.append(record)
-        window = MainWindow(settings, store, apikey=sim.apikey, persist=False, record=record)
-        qtbot.addWidget(window)
-        made.append(window)
-        window.show()
-        window.start()
-        return window
+        records.append(KillRecord(tmp_path / f"kills-{len(records)}.sqlite3"))
+        windows.append(open_window(sim, window={"record": records[-1]}, **scope))
+        return windows[-1]
 
     yield make
-    for window in made:
+    for window in windows:  # before its record closes: closing may still write to it
         window.close_anyway()
     for record in records:
         record.close()

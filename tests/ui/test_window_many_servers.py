@@ -17,8 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from core import settings as settings_store
 from core.report import PressReport, Verdict
-from core.secrets import SessionKeyStore
-from core.settings import FiringPolicy, Server, Settings
+from core.settings import Server
 from core.simulator import Quirks, Simulator
 from ui.main_window import MainWindow
 
@@ -32,29 +31,11 @@ def sims() -> Iterator[list[Simulator]]:
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:
-    made: list[MainWindow] = []
+def make_window(open_window: Callable[..., MainWindow], tmp_path: Path) -> Callable[..., MainWindow]:
+    def make(sims: list[Simulator], *, deadline_s: float = 30.0) -> MainWindow:
+        return open_window(sims, deadline_s=deadline_s, window={"settings_path": tmp_path / "settings.json"})
 
-    def make(sims: list[Simulator], *, deadline_s: float = 30.0, persist: bool = False) -> MainWindow:
-        store = SessionKeyStore()
-        for sim in sims:
-            store.set(sim.url, sim.apikey)
-        servers = tuple(Server(sim.url, f"Broker {i + 1}") for i, sim in enumerate(sims))
-        settings = Settings(
-            servers=servers, firing_policy=FiringPolicy.IMMEDIATE, poll_interval_s=0.2, deadline_s=deadline_s
-        ).validated()
-        window = MainWindow(
-            settings, store, apikey=sims[0].apikey, persist=persist, settings_path=tmp_path / "settings.json"
-        )
-        qtbot.addWidget(window)
-        made.append(window)
-        window.show()
-        window.start()
-        return window
-
-    yield make
-    for window in made:
-        window.close_anyway()
+    return make
 
 
 def test_the_button_counts_every_servers_orders_and_names_how_many_servers(

@@ -15,7 +15,6 @@ from pytestqt.qtbot import QtBot
 from core.record import KillRecord, KillState
 from core.report import CancelReport, Verdict
 from core.secrets import KeyStore, SessionKeyStore
-from core.settings import FiringPolicy, Settings
 from core.simulator import Quirks, Simulator
 from tests.ui.conftest import STALL_LIMIT_MS, WORKING_ORDERS, StallMeter
 from ui.main_window import MainWindow
@@ -31,30 +30,12 @@ def record(tmp_path: Path) -> Iterator[KillRecord]:
 
 @pytest.fixture
 def make_window(
-    qtbot: QtBot, simulator: Simulator, record: KillRecord
-) -> Iterator[Callable[..., MainWindow]]:
-    made: list[MainWindow] = []
+    simulator: Simulator, record: KillRecord, open_window: Callable[..., MainWindow]
+) -> Callable[..., MainWindow]:
+    def make(deadline_s: float = 30.0, **options: object) -> MainWindow:
+        return open_window(simulator, deadline_s=deadline_s, window={"record": record, **options})
 
-    def make(deadline_s: float = 30.0, **kwargs: object) -> MainWindow:
-        settings = Settings(
-            host=simulator.url,
-            firing_policy=FiringPolicy.IMMEDIATE,
-            poll_interval_s=0.2,
-            deadline_s=deadline_s,
-        )
-        store = SessionKeyStore()
-        store.set(simulator.url, simulator.apikey)
-        kwargs.setdefault("apikey", simulator.apikey)
-        window = MainWindow(settings, store, persist=False, record=record, **kwargs)  # type: ignore[arg-type]
-        qtbot.addWidget(window)
-        made.append(window)
-        window.show()
-        window.start()
-        return window
-
-    yield make
-    for window in made:
-        window.close_anyway()
+    return make
 
 
 def connected(qtbot: QtBot, window: MainWindow) -> None:
