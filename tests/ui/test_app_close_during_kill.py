@@ -29,18 +29,22 @@ def env(tmp_path: Path, sim: Simulator) -> dict[str, str]:
     return app_env(tmp_path, sim)
 
 
+def watch(sim: Simulator, *endpoints: str) -> list[threading.Event]:
+    """One event per endpoint, set when the simulator first receives a call to it."""
+    events = {endpoint: threading.Event() for endpoint in endpoints}
+
+    def seen(endpoint: str, _at: float) -> None:
+        if endpoint in events:
+            events[endpoint].set()
+
+    sim.on_request = seen
+    return list(events.values())
+
+
 def test_sigterm_during_a_kill_answers_every_trigger_with_the_interrupted_report_and_sends_nothing_twice(
     sim: Simulator, env: dict[str, str], tmp_path: Path
 ) -> None:
-    polled, cancel_all = threading.Event(), threading.Event()
-
-    def seen(endpoint: str, _at: float) -> None:
-        if endpoint == "orderbook":
-            polled.set()
-        if endpoint == "cancelallorder":
-            cancel_all.set()
-
-    sim.on_request = seen
+    polled, cancel_all = watch(sim, "orderbook", "cancelallorder")
     with app(env, sim.url) as window:
         wait_until("the first poll", polled)
         sim.quirks = Quirks(hang=frozenset({"cancelallorder"}))  # the kill waits on the server
@@ -69,15 +73,7 @@ def test_sigterm_during_a_kill_answers_every_trigger_with_the_interrupted_report
 def test_a_trigger_that_arrives_while_the_window_closes_joins_its_kill_not_a_second_one(
     sim: Simulator, env: dict[str, str]
 ) -> None:
-    polled, cancel_all = threading.Event(), threading.Event()
-
-    def seen(endpoint: str, _at: float) -> None:
-        if endpoint == "orderbook":
-            polled.set()
-        if endpoint == "cancelallorder":
-            cancel_all.set()
-
-    sim.on_request = seen
+    polled, cancel_all = watch(sim, "orderbook", "cancelallorder")
     with app(env, sim.url) as window:
         wait_until("the first poll", polled)
         # The window's cancel-all takes 3 s; it is closed (SIGTERM) while it waits, and a trigger
