@@ -9,6 +9,7 @@ sweep rate limit): its numbers only show that every benchmark still runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import sys
@@ -19,41 +20,23 @@ from collections.abc import Callable
 
 from benchmarks.figures import Report
 
-SECTIONS = ("wire", "x11", "verified", "steps", "fanout", "window", "startup", "scripted")
+# Each section's module, imported only when its section runs.
+MODULES = {
+    "wire": "wire",
+    "x11": "x11_press",
+    "verified": "verified",
+    "steps": "steps",
+    "fanout": "fanout",
+    "window": "window_load",
+    "startup": "startup",
+    "scripted": "scripted",
+}
+SECTIONS = tuple(MODULES)
 
 
 def _section(name: str) -> Callable[..., None]:
-    if name == "wire":
-        from benchmarks import wire
-
-        return wire.run
-    if name == "verified":
-        from benchmarks import verified
-
-        return verified.run
-    if name == "steps":
-        from benchmarks import steps
-
-        return steps.run
-    if name == "fanout":
-        from benchmarks import fanout
-
-        return fanout.run
-    if name == "window":
-        from benchmarks import window_load
-
-        return window_load.run
-    if name == "x11":
-        from benchmarks import x11_press
-
-        return x11_press.run
-    if name == "scripted":
-        from benchmarks import scripted
-
-        return scripted.run
-    from benchmarks import startup
-
-    return startup.run
+    run: Callable[..., None] = importlib.import_module(f"benchmarks.{MODULES[name]}").run
+    return run
 
 
 def machine() -> str:
