@@ -164,6 +164,8 @@ def run_kills(
     if code is None:
         for kill in kills:
             kill.close()
+        if all(kill.ended for kill in kills):  # a kill given up on keeps its lock until exit
+            locks.close()
         if record is not None:
             record.close()
     return reports, code

@@ -156,8 +156,13 @@ class ServerKill:
             )
         return report
 
+    @property
+    def ended(self) -> bool:
+        """True once its thread has stopped talking to the server."""
+        return not self.abandoned and not self._thread.is_alive()
+
     def close(self) -> None:
-        if not self.abandoned and not self._thread.is_alive():
+        if self.ended:
             self.http.close()
 
 

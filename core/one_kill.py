@@ -396,6 +396,15 @@ class ServerLocks:
                 lock = self._by_server[server] = ServerLock(self.directory / f"{digest}.lock", server)
             return lock
 
+    def close(self) -> None:
+        """Release and close every lock file: on Windows an open file cannot be deleted, so a
+        data directory cannot be removed while its lock files are open. Call it only once no
+        kill of this object's runs any more; a later kill opens its lock file anew."""
+        with self._guard:
+            locks, self._by_server = list(self._by_server.values()), {}
+        for lock in locks:
+            lock.close()
+
 
 _NOTE_AT: Final = 1  # the note follows the one byte that Windows' msvcrt.locking locks
 

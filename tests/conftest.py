@@ -7,6 +7,7 @@ folders set them again themselves.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -36,3 +37,15 @@ def private_app_dirs(
         folder.mkdir(mode=0o700)
         monkeypatch.setenv(name, str(folder))
     yield root
+
+
+def open_lock_files() -> list[str]:
+    """The kill lock files this process has open, read from /proc (Linux)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to list this process's open files")
+    paths = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            paths.append(os.readlink(fd))
+    return [p for p in paths if p.endswith(".lock")]

@@ -108,8 +108,13 @@ class Lanes(QObject):
         self._started = False
         self._stopped = False
         self._home_ident = threading.get_ident()  # the thread that owns this object and its timers
+        # Lock files these lanes opened themselves, closed when they stop; locks passed in are
+        # the caller's.
+        self._own_locks: ServerLocks | None = None
         if locks is None:
-            locks = ServerLocks((record.path.parent if record is not None else data_dir()) / "locks")
+            locks = self._own_locks = ServerLocks(
+                (record.path.parent if record is not None else data_dir()) / "locks"
+            )
 
         self._herald = Herald(self)
         # Queued even when emitted on this thread (the fallback timer): the herald emits under
@@ -212,15 +217,22 @@ class Lanes(QObject):
         if not self._started:
             self.poll_lane.http.close()
             self.kill_lane.http.close()
+            self._close_locks()
             return True
         self.poll_lane.stop()
         self.kill_lane.stop()
         ends = time.monotonic() + timeout_s
         polled = self.poll_lane.join(timeout_s)
         killed = self.kill_lane.join(max(0.0, ends - time.monotonic()))
+        if killed:  # a kill still waiting keeps its server's lock until the process ends
+            self._close_locks()
         if not (polled and killed):
             log.warning("a lane was still busy after %.1f s; it is left to end on its own", timeout_s)
         return polled and killed
+
+    def _close_locks(self) -> None:
+        if self._own_locks is not None:
+            self._own_locks.close()
 
     def fire(self, trigger: str, *, press: str = "") -> bool:
         """Kill now: stamps the press and hands it to the kill lane at once. Safe from any thread.

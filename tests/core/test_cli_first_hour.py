@@ -17,6 +17,7 @@ import pytest
 import main
 from core import cli
 from core.simulator import Quirks, Simulator
+from tests.conftest import open_lock_files
 
 ROOT = Path(__file__).resolve().parents[2]
 PROXY_502 = "The proxy or tunnel in front of OpenAlgo could not reach it (HTTP 502) — is OpenAlgo running?"
@@ -50,6 +51,16 @@ def cancel_all(sim: Simulator, monkeypatch: pytest.MonkeyPatch, key: str | None 
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(["cancel-all", "--host", sim.url], out=out, err=err)
     return code, out.getvalue()
+
+
+def test_a_scripted_kill_leaves_no_lock_file_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows refuses to delete an open file: a script that runs the kill in-process (as the
+    # self-test does) could not remove its data directory afterwards.
+    with Simulator(mode="analyze", orders=3) as sim:
+        code, shown = cancel_all(sim, monkeypatch)
+
+    assert (code, shown.split()[0]) == (0, "FLAT")
+    assert open_lock_files() == []
 
 
 def test_a_refused_kill_prints_the_refusal_once(monkeypatch: pytest.MonkeyPatch) -> None:

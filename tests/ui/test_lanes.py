@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from core.client import make_http_client
 from core.report import CancelReport, KillProgress, Verdict
 from core.simulator import Quirks, Simulator
+from tests.conftest import open_lock_files
 from tests.ui.conftest import STALL_LIMIT_MS, LanesFactory, StallMeter
 from ui.connection_state import ConnectionState, ConnectionTest
 from ui.lanes import Lanes
@@ -298,6 +299,22 @@ def test_stop_ends_both_threads_and_closes_both_clients(qtbot: QtBot, lanes_fact
     assert lanes.poll_lane.http.is_closed
     assert lanes.kill_lane.http.is_closed
     assert not lanes.kill_in_flight
+
+
+def test_stop_closes_the_kill_lock_file_so_the_data_directory_can_be_removed(
+    qtbot: QtBot, lanes_factory: LanesFactory
+) -> None:
+    # Windows refuses to delete a file that is open: with the lock file left open, the
+    # self-test's scratch directory (and a trader's data directory) could not be removed.
+    lanes = lanes_factory()
+    wait_connected(qtbot, lanes)
+    with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS):
+        lanes.fire("button")
+    assert len(open_lock_files()) == 1  # kept open between kills: the next press is faster
+
+    lanes.stop()
+
+    assert open_lock_files() == []
 
 
 def test_a_lane_never_started_closes_its_clients_on_stop(lanes_factory: Callable[..., Lanes]) -> None:
