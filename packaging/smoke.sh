@@ -16,7 +16,6 @@ if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
   .venv/bin/pyinstaller --noconfirm --log-level WARN packaging/killswitch.spec
 fi
 [[ -x "$APP" ]] || { echo "smoke: $APP was not built" >&2; exit 1; }
-echo "smoke: build size $(du -sh dist/killswitch | cut -f1)"
 
 # A scratch home: no saved settings, no keyring, no record of the machine's own user.
 SCRATCH=$(mktemp -d)
@@ -31,6 +30,11 @@ export KILLSWITCH_CONFIG_DIR="$SCRATCH/config" KILLSWITCH_DATA_DIR="$SCRATCH/dat
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
+
+# The build stays under 120 MiB with 10 MiB to spare (issue #13).
+size_mib=$(( $(du -sb dist/killswitch | cut -f1) / 1048576 ))
+echo "smoke: build size ${size_mib} MiB (limit 110 MiB)"
+(( size_mib <= 110 )) || fail "the build is ${size_mib} MiB, over the 110 MiB limit"
 
 # 1. --version says what pyproject.toml says.
 want=$($PY -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
