@@ -234,22 +234,22 @@ class Lanes(QObject):
         if self._own_locks is not None:
             self._own_locks.close()
 
-    def fire(self, trigger: str, *, press: str = "") -> bool:
+    def fire(self, trigger: str, *, press: str = "") -> RunningKill | None:
         """Kill now: stamps the press and hands it to the kill lane at once. Safe from any thread.
 
         A press while a kill runs joins it (the report's ``joined`` counts it); there is never
         more than one cancel-all in flight. ``killStarted`` follows once the cancel-all is on the
         wire. ``press`` names the press this kill is part of when one press fires several
-        servers (the record groups them). False only when the lanes have stopped and the press
-        went nowhere.
+        servers (the record groups them). The kill this press started or joined; None only when
+        the lanes have stopped and the press went nowhere.
         """
         triggered_at = time.perf_counter()
         if self._stopped:
             log.warning("fire(%r) after the lanes stopped; ignored", trigger)
-            return False
+            return None
         pressed = self.one.press(trigger, triggered_at=triggered_at)
         if not pressed.owner:
-            return True
+            return pressed.kill
         pressed.kill.press = press
         self._herald.arm(trigger)
         here = threading.get_ident() == self._home_ident
@@ -260,7 +260,7 @@ class Lanes(QObject):
         self.kill_lane.submit(pressed.kill)
         if not here:
             self._armed.emit(pressed.kill)
-        return True
+        return pressed.kill
 
     def set_scope(self, scope: KillScope) -> None:
         """What the next kill does beyond cancelling orders (a running kill keeps its own)."""

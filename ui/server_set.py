@@ -5,8 +5,10 @@ warm connection) and its own :class:`~ui.steps_lane.StepsLane` (the guard and th
 kill), so a slow, hung or dead server never delays another's verdict: each server's report
 arrives on its own (``serverFinished``), and the press ends once every server has its verdict
 (``pressFinished``, with the overall verdict: ``core.report.PressReport``). A press while a press
-runs joins it, server by server. The kills of one press share a press id, so the record keeps
-them together.
+runs joins it, server by server: on a server whose kill is still running it joins that kill, and
+on one that has already answered it starts a new kill, which the press then waits for too -- the
+press's verdict is always each server's latest. The kills of one press share a press id, so the
+record keeps them together.
 
 Signals (delivered on the UI thread; ``url`` names the server):
     bookChanged(url, OrderBook, BookChanges), positionsRead(url, PositionBook | ApiError),
@@ -33,6 +35,7 @@ from core.scope import KillScope
 from core.settings import Server
 
 if TYPE_CHECKING:  # loaded with the first server's lanes, after the window's first paint
+    from core.one_kill import RunningKill
     from ui.lanes import Lanes
     from ui.steps_lane import StepsLane
 
@@ -55,7 +58,8 @@ class ServerLink:
 class _Press:
     trigger: str
     press_id: str
-    waiting: set[str]
+    waiting: set[str]  # servers whose kill has not reported yet
+    kills: dict[str, RunningKill] = field(default_factory=dict)  # each server's kill for this press
     reports: dict[str, CancelReport] = field(default_factory=dict)
     announced: bool = False
 
@@ -90,8 +94,13 @@ class ServerSet(QObject):
         self.record = record
         self.links: dict[str, ServerLink] = {}
         self._press: _Press | None = None
+        # Each server's last reported kill and its report: a press that joins a kill which has
+        # already reported takes that report instead of waiting for one that never comes.
+        self._latest: dict[str, tuple[RunningKill | None, CancelReport]] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._stopping = False
+        self._retired: list[ServerLink] = []  # dropped while a kill still ran: stopped at stop()
 
     # -- the set ---------------------------------------------------------------------------
 
@@ -168,13 +177,26 @@ class ServerSet(QObject):
             lanes.start()
 
     def _drop(self, url: str) -> None:
-        link = self.links.pop(url)
-        link.steps.stop()
-        link.lanes.stop()
-        link.lanes.deleteLater()
-        press = self._press
-        if press is not None and url in press.waiting:
-            press.waiting.discard(url)
+        """Stop a server that left the settings. A kill running on it is reported now, as
+        interrupted (the press then has its verdict); nothing here waits for its threads."""
+        link = self.links[url]
+        if link.lanes.kill_in_flight:
+            link.lanes.interrupt(
+                "The server was removed from the settings during the kill, before its verdict: "
+                "check its order book"
+            )
+        del self.links[url]
+        link.steps.release("the server was removed from the settings")
+        link.steps.stop(0.0)
+        if link.lanes.stop(0.0):
+            link.lanes.deleteLater()
+        else:  # its kill thread still talks to the server: kept until the window stops
+            self._retired.append(link)
+        with self._lock:
+            press = self._press
+            if press is not None:
+                press.waiting.discard(url)
+        if press is not None:
             self._maybe_done(press)
 
     def start(self) -> None:
@@ -184,10 +206,12 @@ class ServerSet(QObject):
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Stop every server's lanes, waiting about ``timeout_s`` in all."""
-        share = timeout_s / max(1, len(self.links))
-        for link in self.links.values():
+        self._stopping = True
+        links = [*self.links.values(), *self._retired]
+        share = timeout_s / max(1, len(links))
+        for link in links:
             link.steps.release("the window closed")
-        for link in self.links.values():
+        for link in links:
             link.lanes.stop(share)
             link.steps.stop(0.05)
 
@@ -195,20 +219,29 @@ class ServerSet(QObject):
 
     def fire(self, trigger: str) -> bool:
         """Fire every server at once (a press during a press joins it). Safe from any thread."""
+        links = list(self.links.items())
         with self._lock:
             press = self._press
             if press is None:
-                press_id = uuid.uuid4().hex[:16] if len(self.links) > 1 else ""
-                press = self._press = _Press(trigger, press_id, set(self.links))
+                press_id = uuid.uuid4().hex[:16] if len(links) > 1 else ""
+                press = self._press = _Press(trigger, press_id, {url for url, _ in links})
         fired = False
-        for url, link in list(self.links.items()):
-            if link.lanes.fire(trigger, press=press.press_id):
-                fired = True
-            else:  # its lanes have stopped: this press will hear nothing from it
-                with self._lock:
-                    press.waiting.discard(url)
-        if not press.waiting:
-            self._maybe_done(press)
+        for url, link in links:
+            kill = link.lanes.fire(trigger, press=press.press_id)
+            fired = fired or kill is not None
+            with self._lock:
+                if kill is None:  # its lanes have stopped: this press will hear nothing new from it
+                    if url not in press.kills:
+                        press.waiting.discard(url)
+                elif press.kills.get(url) is not kill:  # a kill this press has not waited on yet
+                    press.kills[url] = kill
+                    latest = self._latest.get(url)
+                    if latest is not None and latest[0] is kill:  # it has already reported
+                        press.reports[url] = latest[1]
+                        press.waiting.discard(url)
+                    else:
+                        press.waiting.add(url)
+        self._maybe_done(press)
         return fired
 
     def interrupt(self, reason: str) -> None:
@@ -234,18 +267,25 @@ class ServerSet(QObject):
 
     def _server_done(self, url: str, report: CancelReport) -> None:
         link = self.links.get(url)
+        # The kill this report is from: Lanes sets last_kill just before it emits the report.
+        kill = link.lanes.last_kill if link is not None else None
         self.serverFinished.emit(url, report)
-        if link is not None:
-            kill = link.lanes.last_kill
+        if link is not None and not report.interrupted and not self._stopping:
             link.steps.after(report, self.scope, kill.kill_id if kill is not None else None)
         with self._lock:
+            self._latest[url] = (kill, report)
             press = self._press
-        if press is None:  # fired on this server's lanes alone: a press of its own
+            ours = press is not None and kill is not None and press.kills.get(url) is kill
+            if ours:
+                assert press is not None
+                press.reports[url] = report
+                press.waiting.discard(url)
+        if ours:
+            assert press is not None
+            self._maybe_done(press)
+        elif press is None or kill is None:  # fired on this server's lanes alone
             self.pressFinished.emit(PressReport((report,), report.trigger))
-            return
-        press.reports[url] = report
-        press.waiting.discard(url)
-        self._maybe_done(press)
+        # Otherwise a press runs that has not taken this kill yet: its fire() takes the report.
 
     def _maybe_done(self, press: _Press) -> None:
         with self._lock:

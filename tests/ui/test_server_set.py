@@ -69,3 +69,59 @@ def test_a_hung_server_never_delays_the_others(qtbot: QtBot, three: list[Simulat
         assert verdicts[three[1].url] is Verdict.UNVERIFIED and press.verdict is Verdict.UNVERIFIED
     finally:
         servers.stop()
+
+
+def test_a_second_press_after_one_server_answered_fires_it_again_and_waits_for_it(
+    qtbot: QtBot, three: list[Simulator]
+) -> None:
+    fast, hung = three[0], three[1]
+    hung.quirks = Quirks(hang=frozenset({"cancelallorder", "orderbook"}))
+    servers = server_set([fast, hung], deadline_s=4.0)
+    try:
+        presses: list[PressReport] = []
+        reports: list[tuple[str, Verdict]] = []
+        servers.pressFinished.connect(presses.append)
+        servers.serverFinished.connect(lambda url, report: reports.append((url, report.verdict)))
+        servers.fire("button")
+        qtbot.waitUntil(lambda: (fast.url, Verdict.FLAT) in reports, timeout=WAIT_MS)
+        # The trader presses again while the hung server still has no verdict: the fast server,
+        # done, gets a kill of its own -- slow enough to end after the hung server's deadline --
+        # and the press now waits for that one too.
+        qtbot.wait(2000)
+        fast.quirks = Quirks(endpoint_delay_s={"cancelallorder": 2.5})
+        servers.fire("button")
+        qtbot.waitUntil(lambda: len(reports) == 3, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: bool(presses), timeout=WAIT_MS)
+        qtbot.wait(200)  # a second pressFinished, if one were coming, is queued behind these
+
+        assert fast.stats.requests.get("cancelallorder") == 2
+        assert len(presses) == 1, [p.verdict for p in presses]  # never a later, fast-only "flat"
+        [press] = presses
+        assert press.verdict is Verdict.UNVERIFIED
+        assert {r.server: r.verdict for r in press.reports} == {
+            fast.url: Verdict.FLAT,
+            hung.url: Verdict.UNVERIFIED,
+        }
+    finally:
+        servers.stop()
+
+
+def test_a_server_removed_during_its_kill_ends_the_press_as_interrupted(
+    qtbot: QtBot, three: list[Simulator]
+) -> None:
+    sim = three[0]
+    sim.quirks = Quirks(hang=frozenset({"cancelallorder"}))
+    servers = server_set([sim])
+    try:
+        with qtbot.waitSignal(servers.killStarted, timeout=WAIT_MS):
+            servers.fire("button")
+        with qtbot.waitSignal(servers.pressFinished, timeout=WAIT_MS) as done:
+            servers.set_servers([])  # its URL changed in Settings, mid-kill
+
+        press: PressReport = done.args[0]
+        assert press.verdict is Verdict.UNVERIFIED
+        assert press.reports[0].interrupted
+        assert "removed from the settings" in press.reports[0].errors[0]
+        assert not servers.kill_in_flight
+    finally:
+        servers.stop()
