@@ -45,7 +45,7 @@ from core.log_file import KeyRedactor
 from core.orders import Order
 from core.record import KillRecord
 from core.replies import ApiError, PositionBook
-from core.report import CancelReport, KillProgress, PressReport
+from core.report import CancelReport, KillProgress, PressReport, Verdict
 from core.secrets import KeyStore
 from core.settings import FiringPolicy, Server, Settings
 from ui import button_words as words
@@ -506,7 +506,33 @@ class MainWindow(QMainWindow):
             self.setup.ask_for_key()
             self._show_blast_radius()
             return
-        self.servers.fire(trigger)
+        absent = [
+            self._not_sent(server, trigger)
+            for server in self.settings.enabled_servers()
+            if server.url not in self.servers.links
+        ]
+        self.servers.fire(trigger, absent=absent)
+
+    def _not_sent(self, server: Server, trigger: str) -> CancelReport:
+        """The report of a server this press could not reach: it counts in the press's verdict
+        (never flat), and the results pane says why."""
+        why = (
+            "its API key was still being read from the keyring"
+            if server.url in self._key_reads
+            else "no API key is stored for it — add it in Settings › More servers"
+        )
+        sentence = f"Not sent to {server.name}: {why}. Its orders were not touched; check its order book."
+        return CancelReport(
+            Verdict.UNVERIFIED,
+            "unknown",
+            trigger,
+            server.url,
+            server.strategy,
+            time.time(),
+            "",
+            errors=(sentence,),
+            scope=self.settings.scope(),
+        )
 
     def request_fire(self, trigger: str) -> None:
         """Fire as the firing policy says: the confirm policy asks first (but joining a running
@@ -709,7 +735,9 @@ class MainWindow(QMainWindow):
                 modes[server.name] = state.mode
             if server.url == self._primary_url():
                 continue
-            if server.url not in self._keys:
+            if server.url in self._key_reads:
+                notes.append(f"{server.name.upper()}: READING KEY")
+            elif server.url not in self._keys:
                 notes.append(f"{server.name.upper()}: NO KEY")
             elif state is not None and state.reachable is False:
                 notes.append(f"{server.name.upper()}: UNREACHABLE")
@@ -733,7 +761,11 @@ class MainWindow(QMainWindow):
         servers = len(self.servers.links) or 1
         count = primary
         if servers > 1 and primary is not None:
-            others = [self._counts.get(u) for u in self.servers.urls if u != self._primary_url()]
+            now = time.monotonic()
+            counts = {u: self._counts.get(u) for u in self.servers.urls if u != self._primary_url()}
+            # A server whose reads fail has no count now: the headline then states none.
+            stale_at = words.stale_count
+            others = [None if stale_at(self._states.get(u), c, now) else c for u, c in counts.items()]
             count = None if any(c is None for c in others) else primary + sum(c or 0 for c in others)
         scope = self.settings.scope()
         positions = (
@@ -788,9 +820,13 @@ class MainWindow(QMainWindow):
         self.setup.open()
 
     def _drop_lanes(self) -> None:
-        """Stop talking to the old first server with the old key (its new key is looked up)."""
-        self._keys.pop(self._primary_url(), None)
-        self.servers.set_servers([])
+        """Stop talking to the first server with the old key (its new key is looked up); the
+        other servers' lanes go on."""
+        primary = self._primary_url()
+        self._keys.pop(primary, None)
+        self.servers.set_servers(
+            [(link.server, link.apikey) for url, link in self.servers.links.items() if url != primary]
+        )
         self._show_blast_radius()
 
     def _settings_applied(self, old: Settings, new: Settings) -> None:
@@ -801,6 +837,10 @@ class MainWindow(QMainWindow):
             self._count = None
             self._mode = "unknown"
             self.model.update(())
+        for key in self.setup.entered_keys.values():  # kept out of the log and crash reports
+            self.redactor.add(key)
+            if self.record is not None:
+                self.record.secret = key
         self._keys.update(self.setup.entered_keys)
         if new.scope() != old.scope():
             self.servers.set_scope(new.scope())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -217,14 +217,22 @@ class ServerSet(QObject):
 
     # -- pressing --------------------------------------------------------------------------
 
-    def fire(self, trigger: str) -> bool:
-        """Fire every server at once (a press during a press joins it). Safe from any thread."""
+    def fire(self, trigger: str, *, absent: Sequence[CancelReport] = ()) -> bool:
+        """Fire every server at once (a press during a press joins it). Safe from any thread.
+
+        ``absent``: the reports of servers the press should reach but cannot (no lanes: no key
+        yet); they count in its verdict and are shown as each server's result."""
         links = list(self.links.items())
         with self._lock:
             press = self._press
             if press is None:
-                press_id = uuid.uuid4().hex[:16] if len(links) > 1 else ""
+                press_id = uuid.uuid4().hex[:16] if len(links) + len(absent) > 1 else ""
                 press = self._press = _Press(trigger, press_id, {url for url, _ in links})
+            new = [r for r in absent if r.server not in press.reports]
+            for report in new:
+                press.reports[report.server] = report
+        for report in new:
+            self.serverFinished.emit(report.server, report)
         fired = False
         for url, link in links:
             kill = link.lanes.fire(trigger, press=press.press_id)

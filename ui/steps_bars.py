@@ -114,7 +114,7 @@ class GuardBar(QFrame):
         self.setVisible(False)
 
     def started(self, seconds: float) -> None:
-        if not self.isVisible():
+        if not self.servers:  # the first guard of a press (the window may be minimised)
             self.caught = self.failed = 0
             self.servers = 0
         self.servers += 1

@@ -25,7 +25,7 @@ import httpx
 from PySide6.QtCore import QObject, Signal
 
 from core.client import OpenAlgoClient
-from core.guard import Guard
+from core.guard import Guard, GuardReport
 from core.halt import HaltReport, resume
 from core.headless import halt_after
 from core.record import KillRecord
@@ -142,6 +142,11 @@ class StepsLane(QObject):
                     log.exception("could not add the guard and halt to the record")
         except Exception as exc:  # the steps must end in a report, never a silent thread
             report_unexpected(exc)
+            if guard is not None and report.guard is None:  # the guard did not end: never "held"
+                why = "The guard stopped on an internal error; it is not watching the account."
+                report = with_guard(
+                    report, GuardReport(scope.guard_s, "unverified", stopped_early=why, errors=(why,))
+                )
         finally:
             with self._lock:
                 if self._guard is guard:

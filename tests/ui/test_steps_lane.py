@@ -3,12 +3,14 @@ happen, the guard ends early when released, and the halt is read back -- against
 
 from __future__ import annotations
 
+import threading
 import time
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from core.client import OpenAlgoClient, make_http_client
-from core.guard import Catch
+from core.guard import Catch, Guard, GuardReport
 from core.kill import KillSwitch
 from core.report import CancelReport, Verdict
 from core.scope import KillScope
@@ -72,3 +74,30 @@ def test_the_halt_is_read_back_and_resume_returns_to_live(qtbot: QtBot) -> None:
             lane.resume_live()
         assert resumed.args[0].halted is False and sim.mode == "live"
         lane.stop()
+
+
+def test_a_guard_that_fails_inside_ends_unverified_never_holding(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fault inside the guard cannot be caused from outside (it would be a bug), so this one
+    # test makes Guard.run raise; everything else is real. The app's crash path is
+    # threading.excepthook (ui.crash_report); here a list stands in for its dialog.
+    def broken(self: Guard) -> GuardReport:
+        raise RuntimeError("a bug in the guard")
+
+    crashes: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashes.append(args.exc_value))
+
+    with Simulator(orders=2, seed=2) as sim:
+        lane = StepsLane(make_http_client())
+        lane.configure(sim.url, sim.apikey, "KillSwitch")
+        report = killed(sim)
+        assert report.verdict is Verdict.FLAT
+        monkeypatch.setattr(Guard, "run", broken)
+        with qtbot.waitSignal(lane.finished, timeout=WAIT_MS) as finished:
+            lane.after(report, KillScope(guard_s=60.0), None)
+        lane.stop()
+    final: CancelReport = finished.args[0]
+    assert final.verdict is Verdict.UNVERIFIED
+    assert final.guard is not None and "not watching the account" in final.guard.stopped_early
+    assert [str(exc) for exc in crashes] == ["a bug in the guard"]  # shown, not swallowed

@@ -168,3 +168,54 @@ def test_the_order_table_shows_every_servers_orders_with_a_server_column_and_a_f
     )
     choose.setCurrentIndex(0)
     assert table.model().rowCount() == 21
+
+
+def test_a_server_without_a_key_is_in_the_press_as_not_sent_never_flat(
+    qtbot: QtBot, sims: list[Simulator], open_window: Callable[..., MainWindow]
+) -> None:
+    keyed, keyless = sims[0], sims[1]
+    servers = (Server(keyed.url, "Zerodha"), Server(keyless.url, "Dhan"))
+    window = open_window(keyed, servers=servers)  # only the first server's key is in the store
+    qtbot.waitUntil(lambda: "DHAN: NO KEY" in window.warning(), timeout=WAIT_MS)
+    with qtbot.waitSignal(window.killFinished, timeout=WAIT_MS) as finished:
+        window.fire("button")
+
+    press: PressReport = finished.args[0]
+    assert press.verdict is Verdict.UNVERIFIED  # one server flat, the other not reached
+    assert {r.server: r.verdict for r in press.reports} == {
+        keyed.url: Verdict.FLAT,
+        keyless.url: Verdict.UNVERIFIED,
+    }
+    assert keyless.stats.requests.get("cancelallorder") is None and len(keyless.working_orders()) == 7
+    assert "Not sent to Dhan: no API key is stored for it" in window.results.toPlainText()
+
+
+def test_keys_typed_for_other_servers_never_reach_the_log(
+    qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
+) -> None:
+    window = make_window(sims[:1])
+    qtbot.waitUntil(lambda: len(window.servers.links) == 1, timeout=WAIT_MS)
+    window.open_settings()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    dialog.more_servers.add()
+    editor = dialog.more_servers.dialog
+    assert editor is not None
+    editor.url_edit.setText(sims[1].url)
+    editor.label_edit.setText("Dhan")
+    editor.key_edit.setText(sims[1].apikey)
+    editor.accept()
+    with qtbot.waitSignal(window.settingsChanged, timeout=WAIT_MS):
+        dialog.accept()
+
+    assert sims[1].apikey not in window.redactor.redact(f"a log line with {sims[1].apikey} in it")
+
+
+def test_a_secondary_server_whose_reads_fail_makes_the_count_unknown_not_old(
+    qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
+) -> None:
+    window = make_window(sims[:2])
+    qtbot.waitUntil(lambda: "12 orders on 2 servers" in window.button.detail_line(), timeout=WAIT_MS)
+    sims[1].stop()  # the second server goes away; its 7 orders are only a memory now
+    qtbot.waitUntil(lambda: "12 orders" not in window.button.detail_line(), timeout=WAIT_MS)
+    assert "on 2 servers" in window.button.detail_line()
