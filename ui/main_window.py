@@ -407,7 +407,7 @@ class MainWindow(QMainWindow):
         primary = self._primary_url()
         live = [s for s in wanted if s.url in self.servers.links]
         for url in [u for u in self._server_models if u not in {s.url for s in live}]:
-            del self._server_models[url]
+            self._server_models.pop(url).deleteLater()
         models = []
         for server in live:
             model = self.model if server.url == primary else self._server_models.get(server.url)

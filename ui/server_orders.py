@@ -20,9 +20,10 @@ _Index = QModelIndex | QPersistentModelIndex
 class AllServersModel(QAbstractTableModel):
     """The servers' ``OrdersModel``s end to end, with a leading Server column.
 
-    It follows its sources by resetting when any of them changes: several servers' books on
-    screen at once are small enough for that (the one-server view, where 10,000 orders are
-    drawn, is the source model itself).
+    A change of values in a source (a status, a fill: most polls) is passed on as a change of
+    those rows, so the selection and the scroll position stay; rows coming or going reset it:
+    several servers' books on screen at once are small enough for that (the one-server view,
+    where 10,000 orders are drawn, is the source model itself).
     """
 
     def __init__(self, parent: Any = None) -> None:
@@ -30,24 +31,43 @@ class AllServersModel(QAbstractTableModel):
         self._sources: list[tuple[str, OrdersModel]] = []
         self._offsets: list[int] = []
         self._rows = 0
+        self._connections: list[tuple[Any, Any]] = []
 
     def set_sources(self, sources: list[tuple[str, OrdersModel]]) -> None:
         """(server name, its model) in the order to show them."""
-        for _name, model in self._sources:
-            for signal in _signals(model):
-                signal.disconnect(self._changed)
+        for signal, slot in self._connections:
+            signal.disconnect(slot)
+        self._connections = []
         self.beginResetModel()
         self._sources = list(sources)
-        for _name, model in self._sources:
+        for number, (_name, model) in enumerate(self._sources):
             for signal in _signals(model):
-                signal.connect(self._changed)
+                self._connect(signal, self._changed)
+
+            def values_changed(top: QModelIndex, bottom: QModelIndex, *_: object, n: int = number) -> None:
+                self._values_changed(n, top, bottom)
+
+            self._connect(model.dataChanged, values_changed)
         self._recount()
         self.endResetModel()
+
+    def _connect(self, signal: Any, slot: Any) -> None:
+        signal.connect(slot)
+        self._connections.append((signal, slot))
 
     def _changed(self, *args: object) -> None:
         self.beginResetModel()
         self._recount()
         self.endResetModel()
+
+    def _values_changed(self, source: int, top: QModelIndex, bottom: QModelIndex) -> None:
+        if source >= len(self._offsets):
+            return
+        start = self._offsets[source]
+        self.dataChanged.emit(
+            self.index(start + top.row(), top.column() + 1),
+            self.index(start + bottom.row(), bottom.column() + 1),
+        )
 
     def _recount(self) -> None:
         offsets, total = [], 0
@@ -106,6 +126,5 @@ def _signals(model: OrdersModel) -> tuple[Any, ...]:
         model.modelReset,
         model.rowsInserted,
         model.rowsRemoved,
-        model.dataChanged,
         model.layoutChanged,
     )

@@ -53,6 +53,7 @@ class StepsLane(QObject):
         self._guard: Guard | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopping = False  # stop() has run: the last thread out closes the connection
 
     def configure(self, host: str, apikey: str, strategy: str) -> None:
         self._client = OpenAlgoClient(host, apikey, self.http, strategy=strategy)
@@ -114,12 +115,14 @@ class StepsLane(QObject):
 
     def stop(self, timeout_s: float = 0.5) -> None:
         """End a guard and close the lane's connection (waiting at most ``timeout_s``)."""
+        self._stopping = True
         self.release("the window closed")
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
         if thread is None or not thread.is_alive():
             self.http.close()
+        # Otherwise the steps' thread closes it as it ends (its last read still needs it).
 
     def _run(
         self,
@@ -152,6 +155,8 @@ class StepsLane(QObject):
                 if self._guard is guard:
                     self._guard = None
             self._emit(self.finished, report)
+            if self._stopping:
+                self.http.close()
 
     def _emit(self, signal: object, *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the window is gone

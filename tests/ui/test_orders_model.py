@@ -23,6 +23,7 @@ from core.orders import Order
 from core.replies import OrderBook
 from core.simulator import Quirks, Simulator
 from ui.orders_model import ORDER_ROLE, OrdersModel
+from ui.server_orders import AllServersModel
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
 
@@ -479,3 +480,23 @@ def test_a_book_that_arrives_while_steps_wait_first_shows_them_all(qtmodeltester
 
     assert shown == ["1"] and not model.pacing
     assert shown_ids(model) == {"new"}
+
+
+def test_the_all_servers_table_keeps_its_rows_when_an_order_on_a_later_server_fills(
+    qtmodeltester: ModelTester, simulator: Simulator, read_book: ReadBook
+) -> None:
+    # A reset would clear the trader's selection and scroll position on every poll.
+    first, second = OrdersModel(), OrdersModel()
+    first.update([Order(orderid=str(i), status="open") for i in range(3)])
+    second.show_all = True
+    second.update(read_book())
+    both = AllServersModel()
+    both.set_sources([("Zerodha", first), ("Dhan", second)])
+    qtmodeltester.check(both)
+    signals = Signals(both)  # type: ignore[arg-type]
+
+    simulator.fill_order(second.orderAt(7).orderid)
+    second.update(read_book())
+
+    assert signals.seen == [("changed", 3 + 7, 3 + 7)]
+    assert both.data(both.index(10, 0)) == "Dhan" and both.data(both.index(10, 9)) == "complete"
