@@ -106,13 +106,22 @@ def test_human_output_has_a_block_per_server_and_the_overall_line(env: dict[str,
 
 
 @pytest.mark.parametrize(
-    "args",
-    [("--all", "--host", "http://127.0.0.1:9"), ("--host", "http://127.0.0.1:9", "--host", "127.0.0.1:9")],
+    ("args", "sentence"),
+    [
+        (("--all", "--host", "http://127.0.0.1:9"), "Give --host or --all, not both."),
+        (
+            ("--host", "http://127.0.0.1:9", "--host", "127.0.0.1:9"),
+            "The same server was given more than once.",
+        ),
+    ],
     ids=["host-and-all", "same-server-twice"],
 )
-def test_conflicting_servers_are_a_usage_error(args: tuple[str, ...], env: dict[str, str]) -> None:
+def test_conflicting_servers_are_a_usage_error(
+    args: tuple[str, ...], sentence: str, env: dict[str, str]
+) -> None:
+    # The sentence, not just the exit status: with nothing saved, `--all` alone also exits 2.
     result = cli("cancel-all", *args, env={**env, "OPENALGO_API_KEY": KEY})
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and sentence in result.stderr and "Traceback" not in result.stderr
 
 
 def test_one_press_is_one_record_with_every_servers_part(env: dict[str, str], private_app_dirs: Path) -> None:
