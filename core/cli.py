@@ -259,6 +259,10 @@ def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             hosts=hosts,
             scope=scope.to_json() if scope != type(scope)() else None,
             every=bool(getattr(args, "all", False)),
+            # On stderr in both modes: a script can tell the window has the press before its verdict.
+            on_accepted=lambda: print(
+                "  … the window took the kill; waiting for its verdict", file=err, flush=True
+            ),
         )
     except KeyboardInterrupt:
         sentence = "Stopped waiting by Ctrl+C; the window's kill goes on and its verdict will show there."
