@@ -47,7 +47,9 @@ def test_a_hung_server_gives_an_unverified_verdict_by_the_deadline(
     report = json.loads(result.stdout)
     assert report["verdict"] == "unverified"
     assert "may have been carried out" in report["message"]  # the cancel-all went out
-    assert took < 7.0, f"the verdict took {took:.1f} s with a 5 s deadline"
+    # Start-up included, with room for a loaded machine; still far short of the tens of seconds
+    # a network timeout would take.
+    assert took < 5.0 + 5.0, f"the verdict took {took:.1f} s with a 5 s deadline"
     assert "Traceback" not in result.stderr
 
 

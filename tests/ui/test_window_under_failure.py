@@ -116,7 +116,8 @@ def test_a_kill_the_server_never_answers_has_its_verdict_by_the_deadline(
     took = time.monotonic() - started
     report: CancelReport = finished.args[0]
     assert report.verdict is Verdict.UNVERIFIED
-    assert took < 2.0 + 1.5, f"the verdict took {took:.1f} s with a 2 s deadline"
+    # Room for a loaded machine; still far short of the tens of seconds of a network timeout.
+    assert took < 2.0 + 5.0, f"the verdict took {took:.1f} s with a 2 s deadline"
 
 
 class SlowKeyring(SessionKeyStore):
