@@ -55,7 +55,9 @@ def lanes_factory(qapp: Any, simulator: Simulator) -> Iterator[LanesFactory]:
         assert not lanes.kill_lane.alive
 
 
-STALL_LIMIT_MS = 100.0
+# The tests mean "not frozen" (a 1.5 s keyring call or a hung request on the UI thread), not
+# "smooth": 100 ms tripped on a loaded machine's scheduling alone.
+STALL_LIMIT_MS = 500.0
 """A responsiveness test fails when the UI thread went this long without running its event loop."""
 
 
