@@ -12,10 +12,9 @@ from pytestqt.qtbot import QtBot
 from core.report import CancelReport, PressReport, Verdict
 from core.settings import Server
 from core.simulator import Quirks, Simulator
+from tests.ui.conftest import WAIT_MS
 from ui.lanes import Lanes
 from ui.server_set import ServerSet
-
-WAIT_MS = 20_000
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from pytestqt.qtbot import QtBot
 from core.record import KillRecord
 from core.report import CancelReport, Verdict
 from core.simulator import Simulator
+from tests.ui.conftest import WAIT_MS
 from ui.history_dialog import render_details
 from ui.main_window import MainWindow
-
-WAIT_MS = 30_000
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from core import settings as settings_store
 from core.report import PressReport, Verdict
 from core.settings import Server
 from core.simulator import Quirks, Simulator
+from tests.ui.conftest import WAIT_MS
 from ui.main_window import MainWindow
-
-WAIT_MS = 20_000
 
 
 @pytest.fixture

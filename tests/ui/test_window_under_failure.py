@@ -16,10 +16,8 @@ from core.record import KillRecord, KillState
 from core.report import CancelReport, Verdict
 from core.secrets import KeyStore, SessionKeyStore
 from core.simulator import Quirks, Simulator
-from tests.ui.conftest import STALL_LIMIT_MS, WORKING_ORDERS, StallMeter
+from tests.ui.conftest import STALL_LIMIT_MS, WAIT_MS, WORKING_ORDERS, StallMeter
 from ui.main_window import MainWindow
-
-WAIT_MS = 20_000
 
 
 @pytest.fixture
