@@ -67,7 +67,8 @@ exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or u
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog: each subcommand's usage starts "killswitch NAME", not the main usage's three lines.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="killswitch")
 
     sim = sub.add_parser("simulate", help="serve the built-in OpenAlgo simulator on 127.0.0.1")
     sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
