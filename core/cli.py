@@ -24,10 +24,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from core import APP_NAME, __version__
+from core import APP_NAME, DEFAULT_DEADLINE_S, __version__
 from core import settings as settings_store
 from core.addresses import normalise_host
-from core.kill import DEFAULT_DEADLINE_S, deadline_problem
+from core.kill import deadline_problem
 from core.report import EXIT_INTERRUPTED_SIGINT, CancelReport
 from core.usage import UsageError
 
