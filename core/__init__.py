@@ -10,6 +10,10 @@ DIST_NAME = "openalgo-killswitch"
 APP_NAME = "Kill Switch for OpenAlgo"
 DEFAULT_STRATEGY = "KillSwitch"
 """The strategy label sent with cancel-all and cancels when none is set: a name in OpenAlgo's logs."""
+DEFAULT_DEADLINE_S = 30.0
+"""The longest a whole kill may take unless Settings or ``--deadline`` say otherwise; by then it
+ends with a verdict whatever the server does. Here rather than in core.kill, so that the settings
+and the window read it without importing the kill's dependencies (about 35 ms)."""
 
 
 def _version() -> str:

@@ -24,10 +24,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from core import APP_NAME, __version__
+from core import APP_NAME, DEFAULT_DEADLINE_S, __version__
 from core import settings as settings_store
 from core.addresses import normalise_host
-from core.kill import DEFAULT_DEADLINE_S, deadline_problem
+from core.kill import deadline_problem
 from core.report import EXIT_INTERRUPTED_SIGINT, CancelReport
 from core.usage import UsageError
 
@@ -67,7 +67,8 @@ exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or u
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog: each subcommand's usage starts "killswitch NAME", not the main usage's three lines.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="killswitch")
 
     sim = sub.add_parser("simulate", help="serve the built-in OpenAlgo simulator on 127.0.0.1")
     sim.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
@@ -259,6 +260,10 @@ def trigger(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             hosts=hosts,
             scope=scope.to_json() if scope != type(scope)() else None,
             every=bool(getattr(args, "all", False)),
+            # On stderr in both modes: a script can tell the window has the press before its verdict.
+            on_accepted=lambda: print(
+                "  … the window took the kill; waiting for its verdict", file=err, flush=True
+            ),
         )
     except KeyboardInterrupt:
         sentence = "Stopped waiting by Ctrl+C; the window's kill goes on and its verdict will show there."

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,7 @@ def ask_window_to_fire(
     every: bool = False,
     name: str | None = None,
     accept_timeout_s: float = ACCEPT_TIMEOUT_S,
+    on_accepted: Callable[[], None] | None = None,
 ) -> Message | None:
     """Ask the running window to fire and wait up to ``timeout_s`` for its verdict.
 
@@ -135,6 +137,7 @@ def ask_window_to_fire(
     (none is running, it did not accept within ``accept_timeout_s``, or it hung up before its
     verdict), so the caller should run the kill itself. A window that accepted but gave no verdict
     within ``timeout_s`` yields an ``unverified`` reply: the kill may still be running there.
+    ``on_accepted`` is called once the window has taken the kill, before its verdict.
     """
     message: Message = {"cmd": "fire", "trigger": trigger}
     named = hosts if hosts else ([host] if host else [])
@@ -162,6 +165,8 @@ def ask_window_to_fire(
             if "error" in first:
                 return first
             return {"error": "The running window gave an answer this version does not understand."}
+        if on_accepted is not None:
+            on_accepted()
         try:
             return conversation.receive(time.monotonic() + timeout_s)
         except NoAnswerError as exc:

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from core import DEFAULT_DEADLINE_S
 from core.exchange import Exchange
 from core.flatten import Flatten
 from core.orders import Order, text
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # a type only: the kill is handed a client, it never makes on
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEADLINE_S = 30.0
 MIN_DEADLINE_S = 1.0
 MAX_DEADLINE_S = 600.0
 BOOK_RETRY_DELAYS_S = (0.1, 0.3, 0.6, 1.0)  # an unreadable book is read again this often

@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-from core import DEFAULT_STRATEGY
+from core import DEFAULT_DEADLINE_S, DEFAULT_STRATEGY
 from core.addresses import normalise_host
 from core.files import write_atomically
 from core.scope import KillScope
@@ -81,7 +81,7 @@ class Settings:
     show_all_orders: bool = False
     always_on_top: bool = False
     # One deadline for a whole kill: see core.kill.DEFAULT_DEADLINE_S and the README.
-    deadline_s: float = 30.0
+    deadline_s: float = DEFAULT_DEADLINE_S
     # The scope of a kill (core.scope): cancel orders always; these add to it.
     close_positions: bool = False
     guard_s: float = 0.0

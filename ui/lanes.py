@@ -41,6 +41,7 @@ from typing import Final
 import httpx
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 
+from core import DEFAULT_DEADLINE_S
 from core.book_changes import BookChanges
 from core.client import make_http_client
 from core.kill import KillSwitch
@@ -92,7 +93,7 @@ class Lanes(QObject):
         *,
         strategy: str = "KillSwitch",
         poll_interval_s: float = 1.0,
-        deadline_s: float = 30.0,
+        deadline_s: float = DEFAULT_DEADLINE_S,
         parent: QObject | None = None,
         http_factory: HttpFactory = make_http_client,
         record: KillRecord | None = None,

@@ -143,6 +143,12 @@ def test_version_matches_pyproject(clean_env: dict[str, str]) -> None:
     assert result.returncode == 0 and version in result.stdout
 
 
+@pytest.mark.parametrize("command", ["cancel-all", "trigger", "simulate", "set-key"])
+def test_a_commands_help_starts_with_its_own_usage_line(command: str, clean_env: dict[str, str]) -> None:
+    result = run_cli(command, "--help", env=clean_env)
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: killswitch {command} [-h]")
+
+
 def test_a_command_line_kill_is_in_the_record_the_window_shows(
     simulate_process: tuple[str, str], clean_env: dict[str, str]
 ) -> None:

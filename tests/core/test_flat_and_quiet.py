@@ -16,7 +16,7 @@ import pytest
 from core.client import OpenAlgoClient, make_http_client
 from core.positions import Position
 from core.simulator import Quirks, Simulator
-from tests.core.cli_process import cli
+from tests.core.cli_process import cli, start_cli, wait_for_requests
 
 KEY = "flat-and-quiet-key-0123456789abcdef"
 
@@ -146,32 +146,23 @@ def test_the_guard_holds_the_account_flat_against_a_runaway_strategy(env: dict[s
 
         sampler = threading.Thread(target=sample, daemon=True)
         started = time.monotonic()
-        result_box: list[Any] = []
-        runner = threading.Thread(
-            target=lambda: result_box.append(
-                cli(
-                    "cancel-all",
-                    "--host",
-                    sim.url,
-                    "--guard",
-                    "8",
-                    "--json",
-                    env={**env, "OPENALGO_API_KEY": sim.apikey},
-                )
-            )
+        proc = start_cli(
+            "cancel-all",
+            "--host",
+            sim.url,
+            "--guard",
+            "8",
+            "--json",
+            env={**env, "OPENALGO_API_KEY": sim.apikey},
         )
-        runner.start()
-        while not sim.stats.requests.get("cancelallorder"):
-            time.sleep(0.01)
-        while not sim.stats.requests.get("orderbook", 0) >= 2:  # the kill's own reads are done
-            time.sleep(0.01)
+        wait_for_requests(proc, sim, "cancelallorder")
+        wait_for_requests(proc, sim, "orderbook", count=2)  # the kill's own reads are done
         sampler.start()
-        runner.join(60)
+        out, err = proc.communicate(timeout=60)
         stop.set()
         took = time.monotonic() - started
-    [result] = result_box
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    assert proc.returncode == 0, err
+    report = json.loads(out)
     guard = report["guard"]
     assert report["verdict"] == "flat" and guard["outcome"] == "flat"
     assert len(guard["caught"]) >= 10, guard

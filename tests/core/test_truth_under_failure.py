@@ -18,14 +18,7 @@ import pytest
 from core.record import KillRecord, KillState
 from core.settings import Settings, save
 from core.simulator import Quirks, Simulator
-from tests.core.cli_process import cli, start_cli
-
-
-def wait_for_cancel_all(sim: Simulator, timeout: float = 20.0) -> None:
-    ends = time.monotonic() + timeout
-    while not sim.stats.arrivals.get("cancelallorder"):
-        assert time.monotonic() < ends, "the kill never sent its cancel-all"
-        time.sleep(0.02)
+from tests.core.cli_process import cli, start_cli, wait_for_requests
 
 
 @pytest.fixture
@@ -54,7 +47,9 @@ def test_a_hung_server_gives_an_unverified_verdict_by_the_deadline(
     report = json.loads(result.stdout)
     assert report["verdict"] == "unverified"
     assert "may have been carried out" in report["message"]  # the cancel-all went out
-    assert took < 7.0, f"the verdict took {took:.1f} s with a 5 s deadline"
+    # Start-up included, with room for a loaded machine; still far short of the tens of seconds
+    # a network timeout would take.
+    assert took < 5.0 + 5.0, f"the verdict took {took:.1f} s with a 5 s deadline"
     assert "Traceback" not in result.stderr
 
 
@@ -135,7 +130,7 @@ def test_a_stopped_kill_prints_its_report_so_far_and_is_recorded_as_interrupted(
         proc = start_cli(
             "cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey}
         )
-        wait_for_cancel_all(sim)
+        wait_for_requests(proc, sim)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=5)
         url = sim.url
@@ -159,7 +154,7 @@ def test_ctrl_c_in_human_mode_prints_the_report_without_a_traceback(env: dict[st
     quirks = Quirks(endpoint_delay_s={"cancelallorder": 3600.0})
     with Simulator(orders=2, seed=8, quirks=quirks) as sim:
         proc = start_cli("cancel-all", "--host", sim.url, env={**env, "OPENALGO_API_KEY": sim.apikey})
-        wait_for_cancel_all(sim)
+        wait_for_requests(proc, sim)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=5)
     assert proc.returncode == 130
@@ -223,7 +218,7 @@ def test_after_a_cancel_all_that_may_still_be_running_the_next_kill_sweeps_inste
     with Simulator(orders=5, seed=3, quirks=Quirks(hang=frozenset({"cancelallorder"}))) as sim:
         key = {**env, "OPENALGO_API_KEY": sim.apikey}
         proc = start_cli("cancel-all", "--host", sim.url, "--json", env=key)
-        wait_for_cancel_all(sim)
+        wait_for_requests(proc, sim)
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=5)
         sim.quirks = Quirks()  # the server is well again

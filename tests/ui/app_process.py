@@ -80,3 +80,20 @@ def wait_until(
             return
         time.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {WAIT_S:g} s")
+
+
+ACCEPTED = "the window took the kill"
+"""What ``killswitch trigger`` says on stderr once the window has taken its press."""
+
+
+def taken(process: subprocess.Popen[str]) -> threading.Event:
+    """An event set once this trigger says the window took its press (its first stderr line)."""
+    event = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        if ACCEPTED in process.stderr.readline():
+            event.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return event

@@ -15,7 +15,7 @@ import pytest
 
 from core.record import RECORD_FILE_NAME, KillRecord, KillState
 from core.simulator import Quirks, Simulator
-from tests.ui.app_process import WAIT_S, app, app_env, trigger, wait_until
+from tests.ui.app_process import WAIT_S, app, app_env, taken, trigger, wait_until
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_sigterm_during_a_kill_answers_every_trigger_with_the_interrupted_report
         first = trigger(env, sim.url, "--json")
         wait_until("the window's cancel-all", cancel_all)
         second = trigger(env, sim.url, "--json")  # joins the running kill
-        time.sleep(0.5)  # let the second press reach the window
+        wait_until("the window taking the second press", taken(second))
         sent = time.monotonic()
         window.send_signal(signal.SIGTERM)
         window.wait(WAIT_S)

@@ -22,8 +22,6 @@ from pytestqt.qtbot import QtBot
 from core import instance
 from core.market_time import ist_when
 from core.record import RECORD_FILE_NAME, KillRecord, KillState
-from core.secrets import SessionKeyStore
-from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
 from tests.ui.conftest import WORKING_ORDERS
 from ui.app import ENV_KEY, build_session, parse
@@ -51,26 +49,19 @@ def record(dirs: Path) -> Iterator[KillRecord]:
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, simulator: Simulator, record: KillRecord) -> Iterator[Callable[[], MainWindow]]:
+def make_window(
+    qtbot: QtBot, simulator: Simulator, record: KillRecord, open_window: Callable[..., MainWindow]
+) -> Iterator[Callable[[], MainWindow]]:
     windows: list[MainWindow] = []
 
     def make() -> MainWindow:
-        settings = Settings(host=simulator.url, firing_policy=FiringPolicy.IMMEDIATE, poll_interval_s=0.2)
-        store = SessionKeyStore()
-        store.set(settings.host, simulator.apikey)
-        window = MainWindow(
-            settings.validated(), store, apikey=simulator.apikey, persist=False, record=record
-        )
-        qtbot.addWidget(window)
-        windows.append(window)
-        window.show()
-        window.start()
-        qtbot.waitUntil(lambda: window.model.working_count() == WORKING_ORDERS, timeout=KILL_TIMEOUT_MS)
-        return window
+        windows.append(open_window(simulator, window={"record": record}))
+        qtbot.waitUntil(lambda: windows[-1].model.working_count() == WORKING_ORDERS, timeout=KILL_TIMEOUT_MS)
+        return windows[-1]
 
     yield make
-    for window in windows:
-        window.close()
+    for window in windows:  # before the record closes: closing may still write to it
+        window.close_anyway()
 
 
 def kill(qtbot: QtBot, window: MainWindow, fire: Callable[[], Any]) -> Any:

@@ -15,9 +15,8 @@ from core.kill import KillSwitch
 from core.report import CancelReport, Verdict
 from core.scope import KillScope
 from core.simulator import Simulator
+from tests.ui.conftest import WAIT_MS
 from ui.steps_lane import StepsLane
-
-WAIT_MS = 30_000
 
 
 def killed(sim: Simulator) -> CancelReport:

@@ -6,7 +6,7 @@ settings go to a temporary directory through KILLSWITCH_CONFIG_DIR / KILLSWITCH_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from core.report import Verdict
 from core.secrets import SessionKeyStore
-from core.settings import FiringPolicy, Settings
+from core.settings import FiringPolicy
 from core.simulator import Simulator
 from core.simulator.quirks import FAILURE_SHAPES, Quirks
 from tests.ui.conftest import WORKING_ORDERS
@@ -36,9 +36,9 @@ WindowFactory = Callable[..., MainWindow]
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, simulator: Simulator, dirs: Path) -> Iterator[WindowFactory]:
-    windows: list[MainWindow] = []
-
+def make_window(
+    qtbot: QtBot, open_window: Callable[..., MainWindow], simulator: Simulator, dirs: Path
+) -> WindowFactory:
     def make(
         policy: FiringPolicy = FiringPolicy.IMMEDIATE,
         hold_ms: int = 300,
@@ -48,24 +48,23 @@ def make_window(qtbot: QtBot, simulator: Simulator, dirs: Path) -> Iterator[Wind
         working: int = WORKING,
     ) -> MainWindow:
         key = simulator.apikey if apikey == "simulator" else apikey
-        store = SessionKeyStore()
-        settings = Settings(
-            host=host or simulator.url, firing_policy=policy, hold_ms=hold_ms, poll_interval_s=0.2
-        ).validated()
+        host = host or simulator.url
+        store = SessionKeyStore()  # only the key this test gives, under the server it names
         if key:
-            store.set(settings.host, key)
-        window = MainWindow(settings, store, apikey=key)
-        qtbot.addWidget(window)
-        windows.append(window)
-        window.show()
-        window.start()
+            store.set(host, key)
+        window = open_window(
+            simulator,
+            host=host,
+            firing_policy=policy,
+            hold_ms=hold_ms,
+            keys=store,
+            window={"apikey": key, "persist": True},  # settings are written, as the app does
+        )
         if wait_for_book:
             qtbot.waitUntil(lambda: window.button.headline() == f"CANCEL ALL {working} WORKING ORDERS")
         return window
 
-    yield make
-    for window in windows:
-        window.close()
+    return make
 
 
 def working_ids(simulator: Simulator) -> list[str]:

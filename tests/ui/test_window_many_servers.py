@@ -5,7 +5,7 @@ verdict shows, and a hung one never holds up the others."""
 from __future__ import annotations
 
 import json
-import time
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,9 +19,8 @@ from core import settings as settings_store
 from core.report import PressReport, Verdict
 from core.settings import Server
 from core.simulator import Quirks, Simulator
+from tests.ui.conftest import WAIT_MS
 from ui.main_window import MainWindow
-
-WAIT_MS = 20_000
 
 
 @pytest.fixture
@@ -64,18 +63,20 @@ def test_one_press_fires_every_server_and_shows_each_verdict(
 def test_a_hung_server_never_holds_up_the_others_verdicts(
     qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
 ) -> None:
-    window = make_window(sims, deadline_s=3.0)
+    # Order, not wall-clock: with a deadline far off, the live servers' verdicts must show while
+    # the hung one is still waiting (the window closes anyway at the end of the test).
+    window = make_window(sims, deadline_s=20.0)
     qtbot.waitUntil(lambda: len(window.servers.links) == 3, timeout=WAIT_MS)
     sims[1].quirks = Quirks(hang=frozenset({"cancelallorder", "orderbook"}))
-    shown: dict[str, float] = {}
-    window.servers.serverFinished.connect(lambda url, report: shown.setdefault(url, time.monotonic()))
-    started = time.monotonic()
-    with qtbot.waitSignal(window.killFinished, timeout=WAIT_MS) as finished:
-        window.fire("hotkey")
-    assert shown[sims[0].url] - started < 1.5 and shown[sims[2].url] - started < 1.5
-    assert shown[sims[1].url] - started >= 2.5
-    assert finished.args[0].verdict is Verdict.UNVERIFIED
-    assert sims[0].working_orders() == [] and sims[2].working_orders() == []
+
+    def shown(sim: Simulator) -> bool:  # its verdict block names its server (":80" is not ":8080")
+        return re.search(re.escape(sim.url) + r"(?!\d)", window.results.toPlainText()) is not None
+
+    window.fire("hotkey")
+    qtbot.waitUntil(lambda: shown(sims[0]) and shown(sims[2]), timeout=WAIT_MS)
+    assert not shown(sims[1])
+    assert window.results.toPlainText().count("FLAT — verified") == 2
+    assert "Overall:" not in window.results.toPlainText()
 
 
 def test_settings_add_and_remove_servers_and_the_window_follows(

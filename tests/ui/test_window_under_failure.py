@@ -16,10 +16,8 @@ from core.record import KillRecord, KillState
 from core.report import CancelReport, Verdict
 from core.secrets import KeyStore, SessionKeyStore
 from core.simulator import Quirks, Simulator
-from tests.ui.conftest import STALL_LIMIT_MS, WORKING_ORDERS, StallMeter
+from tests.ui.conftest import STALL_LIMIT_MS, WAIT_MS, WORKING_ORDERS, StallMeter
 from ui.main_window import MainWindow
-
-WAIT_MS = 20_000
 
 
 @pytest.fixture
@@ -116,7 +114,8 @@ def test_a_kill_the_server_never_answers_has_its_verdict_by_the_deadline(
     took = time.monotonic() - started
     report: CancelReport = finished.args[0]
     assert report.verdict is Verdict.UNVERIFIED
-    assert took < 2.0 + 1.5, f"the verdict took {took:.1f} s with a 2 s deadline"
+    # Room for a loaded machine; still far short of the tens of seconds of a network timeout.
+    assert took < 2.0 + 5.0, f"the verdict took {took:.1f} s with a 2 s deadline"
 
 
 class SlowKeyring(SessionKeyStore):

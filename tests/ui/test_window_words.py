@@ -18,12 +18,11 @@ from core.report import CancelReport, Verdict
 from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy, Settings
 from core.simulator import Quirks, Simulator
-from tests.ui.conftest import WORKING_ORDERS
+from tests.ui.conftest import WAIT_MS, WORKING_ORDERS
 from ui import button_words
 from ui.connection_state import ConnectionState
 from ui.main_window import MainWindow
 
-WAIT_MS = 20_000
 PROXY_502 = "The proxy or tunnel in front of OpenAlgo could not reach it (HTTP 502) — is OpenAlgo running?"
 EVERY_ENDPOINT = frozenset({"cancelallorder", "orderbook", "cancelorder", "ping", "analyzer", "funds"})
 
