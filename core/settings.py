@@ -80,7 +80,7 @@ class Settings:
     hotkey_enabled: bool = True
     show_all_orders: bool = False
     always_on_top: bool = False
-    # One deadline for a whole kill: see core.kill.DEFAULT_DEADLINE_S and the README.
+    # One deadline for a whole kill: see core.DEFAULT_DEADLINE_S and the README.
     deadline_s: float = DEFAULT_DEADLINE_S
     # The scope of a kill (core.scope): cancel orders always; these add to it.
     close_positions: bool = False
