@@ -341,8 +341,9 @@ class OneKill:
     def _safely(self, write: Callable[[], Any]) -> Any:
         try:
             return write()
-        except (sqlite3.Error, OSError, ValueError):
-            # The record must never stand between a trader and a kill.
+        except Exception:
+            # The record must never stand between a trader and a kill: whatever it raises
+            # (a full disk, a reply nested too deep to parse, a bug) is logged, never raised.
             log.exception("could not write the kill record")
             self.record_failures += 1
             return None
