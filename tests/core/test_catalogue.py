@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from core.client import OpenAlgoClient, Timeouts, make_http_client
@@ -355,6 +358,29 @@ def test_an_untrusted_certificate_is_refused_and_the_key_is_not_sent(lane: Lane,
     assert result.kind is ErrorKind.TLS and "the key was not sent" in result.sentence
     assert server.requests == []  # ...and sent nothing past the failed handshake
     assert lane.still_works() and not lane.leaked_key()
+
+
+def test_a_tls_error_after_the_request_went_out_says_it_may_have_been_carried_out(tmp_path: Path) -> None:
+    server_tls = self_signed_context(tmp_path)
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+
+    def corrupt_record(conn: Connection) -> None:
+        # A TLS application-data record whose MAC cannot check out, as a broken tunnel sends:
+        # written beneath the TLS layer, after the whole request was read.
+        os.write(conn.sock.fileno(), b"\x17\x03\x03\x00\x40" + b"\x00" * 64)
+
+    with (
+        ScriptedServer(corrupt_record, tls=server_tls) as server,
+        httpx.Client(verify=trusted, timeout=2.0) as http,
+    ):
+        result = OpenAlgoClient(server.url, KEY, http).cancel_all()
+        assert len(server.requests) == 1  # the cancel-all reached the server whole
+    assert_trader_sentence(result)
+    assert result.delivered  # never "not sent": the server may have cancelled everything
+    assert (
+        result.kind is ErrorKind.CONNECTION_DROPPED
+        and "may or may not have been carried out" in result.sentence
+    )
 
 
 def test_a_redirect_to_another_host_is_not_followed(lane: Lane) -> None:
