@@ -268,7 +268,7 @@ class _KillRun:
             self.cancel_all = "answered"
         elif not outcome.delivered:
             self.cancel_all = "not_sent"
-        elif outcome.http_status is not None and outcome.http_status != 504:
+        elif outcome.http_status is not None and outcome.http_status not in (502, 504):
             self.cancel_all = "answered"  # OpenAlgo said no or failed: it is not running any more
         else:
             self.cancel_all = "sent"  # written, never answered: it may still be running there

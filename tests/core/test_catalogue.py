@@ -119,7 +119,7 @@ def test_ngroks_browser_warning_page_is_not_mistaken_for_success(lane: Lane) -> 
 
 @pytest.mark.parametrize("page", [CLOUDFLARE_502, NGINX_502], ids=["cloudflare", "nginx"])
 def test_a_proxys_502_page_asks_whether_openalgo_is_running(lane: Lane, page: bytes) -> None:
-    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "cancel_all")
+    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "orderbook")
     assert_trader_sentence(result)
     assert result.kind is ErrorKind.GATEWAY and "is OpenAlgo running" in result.sentence
     assert result.transient  # worth another try inside the kill's deadline
@@ -521,11 +521,21 @@ def test_a_banned_ip_is_refused_with_exit_3() -> None:
     assert_trader_report(report, sim.apikey)
 
 
-def test_a_proxy_whose_openalgo_is_down_is_unreachable_with_exit_4() -> None:
+@pytest.mark.parametrize("page", [CLOUDFLARE_502, NGINX_502], ids=["cloudflare", "nginx"])
+def test_a_proxys_502_page_on_cancel_all_says_it_may_have_been_carried_out(lane: Lane, page: bytes) -> None:
+    # nginx sends the same page when OpenAlgo is down and when a gunicorn worker died mid-request
+    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "cancel_all")
+    assert_trader_sentence(result)
+    assert result.kind is ErrorKind.GATEWAY and "may have carried out" in result.sentence
+    assert result.delivered and result.transient
+
+
+def test_a_proxy_answering_502_to_everything_is_unverified_not_unreachable() -> None:
+    # OpenAlgo may be down, or each request may have run and lost its answer: nobody can tell
     everything = {"cancelallorder", "orderbook", "cancelorder"}
     with Simulator(orders=4, seed=5, quirks=Quirks(html_error=everything)) as sim:
         report = kill(sim.url, sim.apikey)
-    assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
+    assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
     assert_trader_report(report, sim.apikey)
 
 
@@ -542,3 +552,16 @@ def test_an_untrusted_certificate_is_unreachable_with_exit_4_and_no_key_sent(tmp
     assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
     assert server.requests == []
     assert_trader_report(report, KEY)
+
+
+def test_a_cancel_all_whose_answer_a_proxy_replaced_with_502_is_never_called_unreachable() -> None:
+    # gunicorn killed the worker just after the broker cancelled everything; nginx answered 502.
+    # Nothing after that can be read either: the kill must not say "no request reached it".
+    quirks = Quirks(gateway_after_work={"cancelallorder"}, html_error={"orderbook", "cancelorder"})
+    with Simulator(orders=4, seed=5, quirks=quirks) as sim:
+        report = kill(sim.url, sim.apikey)
+        assert sim.working_orders() == []  # the cancel-all did run
+    assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
+    assert report.cancel_all == "sent"  # the next kill will not race it with another
+    assert "may have been carried out" in report.message
+    assert_trader_report(report, sim.apikey)
