@@ -343,6 +343,33 @@ def test_a_reply_slower_than_the_timeout_is_a_timeout() -> None:
         lane.http.close()
 
 
+def trickle_headers(conn: Connection) -> None:
+    conn.send(b"HTTP/1.1 200 OK\r\n")
+    for i in range(100):  # a header line every 0.2 s: each restarts httpx's read timeout
+        conn.send(b"X-Slow-%d: a\r\n" % i)
+        conn.wait(0.2)
+
+
+def trickle_body(conn: Connection) -> None:
+    body = b'{"status":"success","data":{"orders":[],"statistics":{}}}' + b" " * 200
+    conn.send(http_reply(200, body)[: -len(body)])
+    for byte in body:  # a byte every 0.9 s: the call's deadline falls between two of them
+        conn.send(bytes([byte]))
+        conn.wait(0.9)
+
+
+@pytest.mark.parametrize("respond", [trickle_headers, trickle_body], ids=["headers", "body"])
+def test_a_reply_trickled_in_never_holds_a_call_past_its_deadline(lane: Lane, respond: Any) -> None:
+    with ScriptedServer(respond) as server:
+        began = time.perf_counter()
+        result = lane.client(server.url).orderbook(within=1.0)
+        took = time.perf_counter() - began
+    assert_trader_sentence(result)
+    assert result.kind is ErrorKind.TIMEOUT and result.delivered
+    assert took < 1.3  # the kill's deadline, not an hour of trickle
+    assert lane.still_works()
+
+
 def test_a_server_name_that_does_not_resolve_is_a_dns_error(lane: Lane) -> None:
     result = lane.client("http://openalgo.killswitch-test.invalid:5000").orderbook()
     assert_trader_sentence(result)
