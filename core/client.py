@@ -8,7 +8,9 @@ an exchange record (see :func:`core.replies.redact`).
 This module makes the calls; ``core.replies`` reads what comes back and ``core.net_errors``
 turns network failures into sentences. Every call can be given ``within`` -- the seconds a
 caller (a kill with a deadline) can still wait -- and then no part of it waits longer: not the
-connection, not the reply's first byte, not the rest of its body.
+connection, not the reply's headers, not the rest of its body, however slowly they trickle in
+(``core.call_deadline``). A call without ``within`` is bounded too, by its timeouts plus
+:data:`BODY_ALLOWANCE_S`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from core import DEFAULT_STRATEGY, __version__
+from core import DEFAULT_STRATEGY, __version__, call_deadline
 from core.addresses import normalise_host
 from core.exchange import Exchange, ExchangeObserver
 from core.net_errors import classify_exception
@@ -61,6 +63,9 @@ MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_TIMEOUT_S: Final = 10.0
 CANCEL_ALL_READ_TIMEOUT_S: Final = 60.0
+BODY_ALLOWANCE_S: Final = 60.0
+"""A call given no ``within`` still ends: by its connect and read timeouts plus this much for a
+large reply arriving slowly (a busy book over a slow tunnel)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,7 @@ class OpenAlgoClient:
         self.observer = observer
         self.timeouts = timeouts
         self._cancel_all_ready: httpx.Request | None = None
+        call_deadline.install(http)  # every call ends by its deadline, however the reply trickles
 
     def __repr__(self) -> str:
         return f"OpenAlgoClient(host={self.host!r})"
@@ -300,7 +306,8 @@ class OpenAlgoClient:
             )
         started_wall = time.time()
         started = time.perf_counter()
-        timeout = self._timeout(self.timeouts.read if read_timeout is None else read_timeout, within)
+        read_cap = self.timeouts.read if read_timeout is None else read_timeout
+        timeout = self._timeout(read_cap, within)
         if timeout is None:
             return ApiError(
                 ErrorKind.TIMEOUT,
@@ -308,7 +315,9 @@ class OpenAlgoClient:
                 endpoint,
                 delivered=False,
             )
-        ends = None if within is None else started + within
+        # One budget for the whole call: connecting, sending, the headers and the body.
+        budget = self.timeouts.connect + read_cap + BODY_ALLOWANCE_S if within is None else within
+        ends = started + budget
         status: int | None = None
         raw = b""
         try:
@@ -322,12 +331,13 @@ class OpenAlgoClient:
                 )
             if on_sent is not None:
                 request.extensions["trace"] = _trace_sent(on_sent)
-            response = self._http.send(request, stream=True)
-            try:
-                status = response.status_code
-                raw = _read_capped(response, ends)
-            finally:
-                response.close()
+            with call_deadline.until(ends):
+                response = self._http.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    raw = _read_capped(response, ends)
+                finally:
+                    response.close()
         except _TooLargeError:
             result: dict[str, Any] | ApiError = ApiError(
                 ErrorKind.REPLY_TOO_LARGE,

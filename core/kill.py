@@ -268,7 +268,7 @@ class _KillRun:
             self.cancel_all = "answered"
         elif not outcome.delivered:
             self.cancel_all = "not_sent"
-        elif outcome.http_status is not None and outcome.http_status != 504:
+        elif outcome.http_status is not None and outcome.http_status not in (502, 504):
             self.cancel_all = "answered"  # OpenAlgo said no or failed: it is not running any more
         else:
             self.cancel_all = "sent"  # written, never answered: it may still be running there
@@ -485,16 +485,20 @@ class _KillRun:
         )
         result = step.run()
         errors = tuple(dict.fromkeys((*report.errors, *result.errors)))
-        verdict, remaining, message = Verdict.FLAT, report.remaining, report.message
-        if result.outcome == "closed" and result.working_orders:
-            verdict, remaining = Verdict.ORDERS_REMAIN, result.working_orders
+        # Flat only when the step proved every position closed and no order working; any other
+        # outcome, one this code does not know included, is unverified: the order step reached
+        # the server, so something may have run.
+        verdict, remaining, message = Verdict.UNVERIFIED, report.remaining, report.message
+        if result.outcome == "closed":
+            if result.working_orders:
+                verdict, remaining = Verdict.ORDERS_REMAIN, result.working_orders
+            else:
+                verdict = Verdict.FLAT
         elif result.outcome == "remain":
             verdict, remaining = Verdict.POSITIONS_REMAIN, result.working_orders
         elif result.outcome == "refused":
             verdict = Verdict.REFUSED
             message = result.refusal.sentence if result.refusal is not None else result.message
-        elif result.outcome in ("unverified", "unreachable"):
-            verdict = Verdict.UNVERIFIED  # the order step reached the server: something may have run
         verified_ms = self.ms_since_trigger() if verdict is Verdict.FLAT else flat_ms
         return replace(
             report,

@@ -4,8 +4,9 @@
 "May have reached it" matters to a kill: a cancel-all whose connection dropped after the request
 went out may have been carried out, and must never be reported as "nothing was cancelled".
 Only failures that happen before any byte of the request can leave -- no connection (refused,
-DNS, TLS, connect timeout), a bad URL, no free connection in the pool -- are certain not to
-have reached it.
+DNS, a failed TLS handshake, connect timeout), a bad URL, no free connection in the pool -- are
+certain not to have reached it. A TLS error after the handshake (while writing the request or
+reading the reply) is a dropped connection: the request may have gone out.
 """
 
 from __future__ import annotations
@@ -54,12 +55,23 @@ def classify_exception(exc: BaseException, host: str) -> tuple[ErrorKind, str, b
             "carried out.",
             True,
         )
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in described or "ssl" in described:
+    tls = any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in described or "ssl" in described
+    if tls and isinstance(exc, httpx.ConnectError):
+        # The handshake is part of connecting: no byte of the request has left yet.
         return (
             ErrorKind.TLS,
             f"The secure connection to {host} failed (TLS certificate not trusted or TLS error); "
             "the key was not sent.",
             False,
+        )
+    if tls:
+        # A TLS error while writing or reading (a bad record, a tunnel cutting the stream): the
+        # request may have gone out whole, so it may have been carried out.
+        return (
+            ErrorKind.CONNECTION_DROPPED,
+            f"The secure connection to {host} broke before the reply was complete (TLS error) — "
+            "the request may or may not have been carried out.",
+            True,
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ErrorKind.BAD_URL, f"The server address {host} is not a usable URL.", False

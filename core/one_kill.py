@@ -99,6 +99,7 @@ class OneKill:
     ) -> None:
         self._lock = threading.Lock()
         self._current: RunningKill | None = None
+        self._recording: RunningKill | None = None  # the kill run() is running: its exchanges are kept
         self.started = 0  # kills started in this process, so a reader can tell one began
         self._switch = switch
         self.record = record
@@ -140,35 +141,53 @@ class OneKill:
             return Press(current, owner=True)
 
     def fire(self, trigger: str, *, triggered_at: float | None = None) -> CancelReport:
-        """Press and wait for the verdict (run it here when this press started the kill)."""
+        """Press and wait for the verdict (run it here when this press started the kill). A
+        press that joined waits no longer than the running kill's deadline and the grace beyond
+        it; past that it gets the running kill's report so far (``unverified``)."""
         press = self.press(trigger, triggered_at=triggered_at)
         if press.owner:
             return self.run(press.kill)
-        report = press.kill.wait()
-        assert report is not None
-        return report
+        report = press.kill.wait(self._switch.deadline_s + JOIN_GRACE_S)
+        if report is not None:
+            return report
+        return self.interrupt(
+            "The kill this press joined had no verdict by its deadline; check the order book in OpenAlgo.",
+            interrupted=False,
+            only=press.kill,
+        ) or self._elsewhere_report(
+            press.kill, self._switch, "The kill this press joined ended without a verdict."
+        )
 
     # -- running -------------------------------------------------------------------------
 
     def run(self, kill: RunningKill) -> CancelReport:
-        """Run ``kill`` on this thread to its verdict, record it, and return its report."""
-        kill.started = True
+        """Run ``kill`` on this thread to its verdict, record it, and return its report.
+
+        A kill given up on before it started (:meth:`interrupt`) stays given up: its trader was
+        told that nothing was sent, so nothing is sent."""
+        with self._lock:
+            if kill.report is not None:
+                return kill.report
+            kill.started = True
         switch = self._switch
         server = switch.client.host
         lock = self.locks.for_server(server) if self.locks is not None else None
+        earlier: CancelReport | None = None  # a kill elsewhere whose verdict did not cover ours
         if lock is not None and not lock.acquire():
             joined = self._join_elsewhere(kill, lock, switch)
-            if joined is not None:
+            if isinstance(joined, CancelReport):
                 return self._verdict(kill, joined)
+            earlier = joined.earlier
         try:
+            if lock is not None:  # at once: whoever finds the lock taken must not read an old note
+                lock.describe(None, None, kill.trigger)
             known = self._known()
             if self.record is not None:
                 kill.kill_id = self._safely(lambda: self._begin(kill, server))
-            if lock is not None:
-                lock.describe(
-                    kill.kill_id, self.record.path if self.record is not None else None, kill.trigger
-                )
-            skip = self._cancel_all_may_be_running(server, kill.kill_id)
+            self._recording = kill
+            if lock is not None and kill.kill_id is not None and self.record is not None:
+                lock.describe(kill.kill_id, self.record.path, kill.trigger)
+            skip = self._cancel_all_may_be_running(server, kill.kill_id) or _still_cancelling(earlier)
             report = switch.fire(
                 kill.trigger, triggered_at=kill.triggered_at, known=known, skip_cancel_all=skip
             )
@@ -179,6 +198,8 @@ class OneKill:
                 self._safely(lambda: record.finish(kill_id, report, known_orders=self._known()))
             return report
         finally:
+            if self._recording is kill:
+                self._recording = None
             if lock is not None:
                 lock.release()
 
@@ -194,39 +215,38 @@ class OneKill:
         kill = self._current
         if kill is None or (only is not None and kill is not only):
             return None
-        report = self._switch.report_so_far(reason) if kill.started else None
+        with self._lock:  # run() starts a kill under this lock: started or given up, never both
+            if not kill.started and kill.report is None:
+                kill.report = self._nothing_sent(kill, reason, interrupted)
+                if self._current is kill:
+                    self._current = None
+                kill.done.set()
+                return kill.report
+        report = self._switch.report_so_far(reason)
         if report is not None and not interrupted:
             report = replace(report, interrupted=False)
         if report is None:
-            report = CancelReport(
-                verdict=Verdict.UNVERIFIED,
-                mode="unknown",
-                trigger=kill.trigger,
-                server=self._switch.client.host,
-                strategy=self._switch.client.strategy,
-                started_at=time.time(),
-                message=f"Nothing was sent. {reason}",
-                errors=(reason,),
-                remaining_verified=False,
-                deadline_s=self._switch.deadline_s,
-                interrupted=interrupted,
-            )
+            report = self._nothing_sent(kill, reason, interrupted)
         kill_id = kill.kill_id
         if kill_id is not None and self.record is not None:
             record = self.record
             self._safely(lambda: record.interrupt(kill_id, report, known_orders=self._known()))
         return self._verdict(kill, report)
 
-    def still_running(self, kill_id: int, server: str) -> bool:
-        """Whether the recorded kill ``kill_id`` is running now in some process (for
-        ``KillRecord.mark_interrupted``)."""
-        if self.locks is None or self.record is None:
-            return False
-        note = self.locks.for_server(server).held_by()
-        return (
-            note is not None
-            and note.get("kill_id") == kill_id
-            and note.get("record") == str(self.record.path)
+    def _nothing_sent(self, kill: RunningKill, reason: str, interrupted: bool) -> CancelReport:
+        return CancelReport(
+            verdict=Verdict.UNVERIFIED,
+            mode="unknown",
+            trigger=kill.trigger,
+            server=self._switch.client.host,
+            strategy=self._switch.client.strategy,
+            started_at=time.time(),
+            message=f"Nothing was sent. {reason}",
+            errors=(reason,),
+            remaining_verified=False,
+            deadline_s=self._switch.deadline_s,
+            interrupted=interrupted,
+            joined=kill.joined,
         )
 
     # -- internals -----------------------------------------------------------------------
@@ -244,30 +264,48 @@ class OneKill:
         kill.done.set()
         return report
 
-    def _join_elsewhere(self, kill: RunningKill, lock: ServerLock, switch: KillSwitch) -> CancelReport | None:
+    def _join_elsewhere(
+        self, kill: RunningKill, lock: ServerLock, switch: KillSwitch
+    ) -> CancelReport | _OwnKill:
         """Another process is killing this server: wait for its verdict instead of firing.
 
-        None when that process ended without a verdict (it crashed): this kill then holds the
-        lock and runs itself."""
+        Its verdict is this press's only when that kill did all this press asks of its kill
+        (:meth:`KillScope.kill_covers`) and was running when this press came. Otherwise -- it
+        closed no positions and this press asks it to, it ended without a verdict (it crashed),
+        or the report found is an older kill's -- this press holds the lock once it is free and
+        runs its own kill (:class:`_OwnKill`)."""
+        pressed_at = time.time()
         note = lock.held_by() or {}
-        who = f"{note.get('trigger') or 'another kill'}, process {note.get('pid') or '?'}"
         waited_until = self._clock() + switch.deadline_s + JOIN_GRACE_S
         while not lock.acquire():
             if self._clock() >= waited_until:
                 return self._elsewhere_report(
                     kill,
                     switch,
-                    f"A kill on {switch.client.host} is still running in another process ({who}); "
-                    "this press sent nothing. Check that kill's verdict and the order book.",
+                    f"A kill on {switch.client.host} is still running in another process "
+                    f"({_who(note)}); this press sent nothing. Check that kill's verdict and the order book.",
                 )
             time.sleep(_LOCK_POLL_S)
+            # The holder names its kill only once the record has begun it: keep reading.
+            now = lock.held_by()
+            if now and (now.get("kill_id") is not None or not note.get("kill_id")):
+                note = now
         # It has ended and the lock is ours: read its verdict from the record it named.
+        who = _who(note)
         document = _recorded_report(note, self.record)
         if document is None:
             log.warning("the kill in %s ended without a verdict; running our own", who)
-            return None
-        lock.release()
+            return _OwnKill(None)
         report = CancelReport.from_json(document)
+        ended = report.started_at + report.elapsed_ms / 1000
+        if ended < pressed_at - _CLOCK_SLACK_S:
+            # Not the kill this press found running: an earlier one, whose note was still there.
+            log.warning("the report named by %s is of a kill that had ended; running our own", who)
+            return _OwnKill(report)
+        if not report.scope.kill_covers(switch.scope):
+            log.info("the kill in %s did not do all this press asks; running our own", who)
+            return _OwnKill(report)
+        lock.release()
         sentence = (
             f"This press joined a kill already running in another process ({who}); it sent nothing itself."
         )
@@ -288,30 +326,31 @@ class OneKill:
         )
 
     def _cancel_all_may_be_running(self, server: str, this_kill: int | None) -> str | None:
-        """Why this kill must not send a cancel-all (an earlier one on this server went out, was
-        never answered and may still be running there), or None."""
+        """Why this kill must not send a cancel-all (an earlier one on this server, in the last
+        :data:`CANCEL_ALL_MAY_RUN_S`, went out and was never answered, or nobody knows what became
+        of it, so it may still be running there), or None.
+
+        Every such kill counts, not only the last: a kill that skipped its cancel-all because of
+        an earlier one says nothing about whether that earlier one is still running."""
         record = self.record
         if record is None:
             return None
         try:
-            rows = record.recent_kills(server, 2)
-        except (sqlite3.Error, OSError):
-            log.exception("could not read the last kill on %s", server)
+            rows = record.recent_kills(server, _RECENT_KILLS)
+        except Exception:  # the record must never stand between a trader and a kill
+            log.exception("could not read the last kills on %s", server)
             return None
-        earlier = [row for row in rows if row[0] != this_kill]
-        if not earlier:
+        now = time.time()
+        running = [
+            started_at
+            for kill_id, started_at, _state, cancel_all in rows
+            if kill_id != this_kill
+            and now - started_at <= CANCEL_ALL_MAY_RUN_S
+            and cancel_all not in ("answered", "not_sent", "skipped")
+        ]
+        if not running:
             return None
-        _kill_id, started_at, _state, cancel_all = earlier[0]
-        if time.time() - started_at > CANCEL_ALL_MAY_RUN_S:
-            return None
-        if cancel_all not in ("sent", None):
-            return None  # answered, never sent, or itself skipped: nothing is running there
-        when = time.strftime("%H:%M:%S", time.localtime(started_at))
-        return (
-            f"No cancel-all sent: the one the kill at {when} sent was never answered and may still be "
-            "running on the server (two at once race inside it), so this kill read the order book "
-            "and cancelled what was left one by one."
-        )
+        return _skip_sentence(max(running))
 
     def _begin(self, kill: RunningKill, server: str) -> int:
         assert self.record is not None
@@ -332,8 +371,10 @@ class OneKill:
         switch.on_exchange = self._record_exchange  # each exchange is recorded as it happens
 
     def _record_exchange(self, exchange: Exchange) -> None:
-        current = self._current
-        kill_id = current.kill_id if current is not None else None
+        # The kill run() runs, not the current press's: an interrupted kill is no longer current
+        # but its thread may still send requests, and each must be kept.
+        running = self._recording
+        kill_id = running.kill_id if running is not None else None
         record = self.record
         if kill_id is not None and record is not None:
             self._safely(lambda: record.add_exchange(kill_id, exchange))
@@ -341,22 +382,81 @@ class OneKill:
     def _safely(self, write: Callable[[], Any]) -> Any:
         try:
             return write()
-        except (sqlite3.Error, OSError, ValueError):
-            # The record must never stand between a trader and a kill.
+        except Exception:
+            # The record must never stand between a trader and a kill: whatever it raises
+            # (a full disk, a reply nested too deep to parse, a bug) is logged, never raised.
             log.exception("could not write the kill record")
             self.record_failures += 1
             return None
 
 
+@dataclass(frozen=True)
+class _OwnKill:
+    """The other process's verdict is not this press's: run our own kill, holding the lock.
+    ``earlier`` is that process's report, when one was read (its cancel-all may still run)."""
+
+    earlier: CancelReport | None
+
+
+_CLOCK_SLACK_S: Final = 2.0  # a report is that kill's end; its lock is let go a moment later
+_RECENT_KILLS: Final = 50  # kills read back to find every one within CANCEL_ALL_MAY_RUN_S
+
+
+def _who(note: dict[str, Any]) -> str:
+    return f"{note.get('trigger') or 'another kill'}, process {note.get('pid') or '?'}"
+
+
+def _skip_sentence(started_at: float) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(started_at))
+    return (
+        f"No cancel-all sent: the one the kill at {when} sent was never answered and may still be "
+        "running on the server (two at once race inside it), so this kill read the order book "
+        "and cancelled what was left one by one."
+    )
+
+
+def _still_cancelling(earlier: CancelReport | None) -> str | None:
+    """Why not to send a cancel-all because of ``earlier``, a kill in another process that just
+    ended (its record may be another file than ours), or None."""
+    if earlier is None or time.time() - earlier.started_at > CANCEL_ALL_MAY_RUN_S:
+        return None
+    if earlier.cancel_all in ("answered", "not_sent", "skipped"):
+        return None
+    return _skip_sentence(earlier.started_at)
+
+
 def running_now(locks: ServerLocks, record: Path) -> Callable[[int, str], bool]:
-    """``still_running(kill_id, server)`` for ``KillRecord.mark_interrupted``: True while some
-    process holds the server's lock for that kill of that record."""
+    """``still_running(kill_id, server)`` for ``KillRecord.mark_interrupted``: True while a live
+    process holds the server's lock and its note names that kill of that record.
+
+    The lock must be held (``held_by`` is None when it is free), and by the process the note
+    names: a note outlives a process that died before letting go of it."""
 
     def still_running(kill_id: int, server: str) -> bool:
         note = locks.for_server(server).held_by()
-        return note is not None and note.get("kill_id") == kill_id and note.get("record") == str(record)
+        return (
+            note is not None
+            and note.get("kill_id") == kill_id
+            and note.get("record") == str(record)
+            and _alive(note.get("pid"))
+        )
 
     return still_running
+
+
+def _alive(pid: object) -> bool:
+    """Whether process ``pid`` exists (True when that cannot be told, as on Windows)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if sys.platform == "win32" or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    return True
 
 
 def _recorded_report(note: dict[str, Any], ours: KillRecord | None) -> dict[str, Any] | None:
@@ -466,7 +566,8 @@ class ServerLock:
         return fd
 
     def describe(self, kill_id: int | None, record: Path | None, trigger: str) -> None:
-        """Say who holds the lock, for a process that finds it taken."""
+        """Say who holds the lock, for a process that finds it taken (first without a kill, as
+        soon as it is taken; then again once the record has begun the kill)."""
         fd = self._fd
         if fd is None or not self._held:
             return
@@ -484,12 +585,15 @@ class ServerLock:
             os.ftruncate(fd, _NOTE_AT + len(data))
 
     def release(self) -> None:
-        """Let go of the lock; the file stays open for the next kill."""
+        """Let go of the lock, its note wiped first: a process that takes the lock next must
+        never be read as this one's kill. The file stays open for the next kill."""
         if not self._held:
             return
         self._held = False
         fd = self._fd
         if fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, _NOTE_AT)
             with contextlib.suppress(OSError):
                 _unlock(fd)
 

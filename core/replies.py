@@ -314,18 +314,24 @@ def _html_title(raw: bytes) -> str:
     return title[:120]
 
 
-# Answers that come from something in front of OpenAlgo -- a proxy that could not reach it
-# (502, 503), a tunnel's or a captive portal's web page, a redirect, a 404 without OpenAlgo's API
-# -- mean the request never reached OpenAlgo. A gateway *timeout* (504) means it did and is still
-# being worked on, so it may have been carried out.
+# Answers that come from something in front of OpenAlgo -- a proxy that is unavailable (503), a
+# tunnel's or a captive portal's web page, a redirect, a 404 without OpenAlgo's API -- mean the
+# request never reached OpenAlgo. A gateway *timeout* (504) means it did and is still being worked
+# on. A 502 proves nothing either way: nginx sends the same page when OpenAlgo is down and when a
+# gunicorn worker died mid-request (killed at its 30 s timeout during a slow broker's cancel-all,
+# after cancelling orders), so a call that changes state may have been carried out.
 _IN_FRONT_OF_OPENALGO: Final = frozenset(
     {ErrorKind.HTML_PAGE, ErrorKind.ENDPOINT_NOT_FOUND, ErrorKind.REDIRECT}
 )
+CHANGES_STATE: Final = frozenset(
+    {"cancelallorder", "cancelorder", "closeposition", "placesmartorder", "placeorder", "analyzer/toggle"}
+)
+"""Endpoints whose request changes something on the server (or at the broker)."""
 
 
-def _reached_openalgo(kind: ErrorKind, status: int) -> bool:
+def _reached_openalgo(endpoint: str, kind: ErrorKind, status: int) -> bool:
     if kind is ErrorKind.GATEWAY:
-        return status == 504
+        return status == 504 or (status == 502 and endpoint in CHANGES_STATE)
     return kind not in _IN_FRONT_OF_OPENALGO
 
 
@@ -334,7 +340,7 @@ def interpret(endpoint: str, status: int | None, content_type: str, raw: bytes) 
     status = status or 0
 
     def err(kind: ErrorKind, sentence: str, message: str = "") -> ApiError:
-        return ApiError(kind, sentence, endpoint, status, message, _reached_openalgo(kind, status))
+        return ApiError(kind, sentence, endpoint, status, message, _reached_openalgo(endpoint, kind, status))
 
     if 300 <= status < 400:
         return err(ErrorKind.REDIRECT, "The server answered with a redirect, which is never followed.")
@@ -393,6 +399,18 @@ def interpret(endpoint: str, status: int | None, content_type: str, raw: bytes) 
                 "OpenAlgo has banned this computer's IP address (Access Denied) — "
                 "lift the ban in OpenAlgo's security settings.",
                 plain,
+            )
+        if status == 502 and endpoint in CHANGES_STATE:
+            return err(
+                ErrorKind.GATEWAY,
+                "The proxy or tunnel in front of OpenAlgo lost its answer (HTTP 502) — OpenAlgo may "
+                f"be down, or it may have carried out {endpoint} and failed while answering.",
+            )
+        if status == 504 and endpoint in CHANGES_STATE:
+            return err(
+                ErrorKind.GATEWAY,
+                "The proxy or tunnel in front of OpenAlgo gave up waiting for its answer (HTTP 504) — "
+                f"OpenAlgo may still be carrying out {endpoint}.",
             )
         if status in (502, 503, 504):
             return err(

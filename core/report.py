@@ -250,6 +250,10 @@ class CancelReport:
                 if isinstance(row, Mapping)
             )
 
+        def rows(key: str) -> list[Mapping[str, Any]]:
+            value = data.get(key)
+            return [row for row in value if isinstance(row, Mapping)] if isinstance(value, list) else []
+
         def ms(key: str) -> float | None:
             value = data.get(key)
             return float(number(value)) if isinstance(value, int | float) else None
@@ -287,6 +291,10 @@ class CancelReport:
             sweep_rounds=int(number(data.get("sweep_rounds"))),
             joined=int(number(data.get("joined_triggers"))),
             interrupted=data.get("interrupted") is True,
+            scope=KillScope.from_json(data.get("scope")),
+            flatten_skipped=text(data.get("flatten_skipped")),
+            # The positions step's own report is not rebuilt; the positions it left open are kept.
+            open_positions=tuple(Position.from_json(row) for row in rows("positions_remaining")),
         )
 
 

@@ -47,6 +47,25 @@ class KillScope:
     def to_json(self) -> dict[str, Any]:
         return {"close_positions": self.close_positions, "guard_s": self.guard_s, "halt": self.halt}
 
+    @classmethod
+    def from_json(cls, data: object) -> KillScope:
+        """A scope written by :meth:`to_json`; what is missing or unreadable is left out (an
+        orders-only kill), never assumed done."""
+        if not isinstance(data, dict):
+            return cls()
+        guard = data.get("guard_s")
+        return cls(
+            close_positions=data.get("close_positions") is True,
+            guard_s=float(guard) if isinstance(guard, int | float) and not isinstance(guard, bool) else 0.0,
+            halt=data.get("halt") is True,
+        )
+
+    def kill_covers(self, asked: KillScope) -> bool:
+        """Whether a kill of this scope did all that a kill of ``asked`` does itself: cancel the
+        orders and, when asked, close the positions. Holding flat and halting are each press's own
+        steps, run after its kill's verdict, so they do not count."""
+        return self.close_positions or not asked.close_positions
+
 
 def duration(seconds: float) -> str:
     """``45 s``, ``5 min``, ``1 h 30 min``."""

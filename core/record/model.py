@@ -43,7 +43,7 @@ class KillSummary:
     trigger: str
     server: str
     state: KillState
-    verdict: str | None  # a core.kill.Verdict value; None while running or when interrupted
+    verdict: str | None  # a core.report.Verdict value ("unverified" if interrupted); None while running
     mode: str
     message: str
     cancelled: int
@@ -51,19 +51,6 @@ class KillSummary:
     remaining: int
     elapsed_ms: float | None
     trigger_to_verified_ms: float | None
-
-    @property
-    def headline(self) -> str:
-        """One sentence for the history list."""
-        when = datetime.fromtimestamp(self.started_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        if self.state is KillState.INTERRUPTED:
-            return f"{when} ({self.trigger}) on {self.server}: interrupted before its verdict."
-        if self.state is KillState.RUNNING:
-            return f"{when} ({self.trigger}): running."
-        return (
-            f"{when} ({self.trigger}): {(self.verdict or '').replace('_', ' ')} — "
-            f"{self.cancelled} cancelled, {self.failed} failed, {self.remaining} remaining."
-        )
 
 
 @dataclass(frozen=True, slots=True)

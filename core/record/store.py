@@ -571,8 +571,8 @@ def _order_index(
     for reply in books:
         try:
             body = json.loads(reply)
-        except ValueError:
-            continue  # a reply cut at 64 KB, or not JSON: ids stay undescribed
+        except (ValueError, RecursionError):
+            continue  # a reply cut at 64 KB, not JSON, or nested too deep: ids stay undescribed
         data = body.get("data") if isinstance(body, Mapping) else None
         rows = data.get("orders") if isinstance(data, Mapping) else data
         if isinstance(rows, list):
@@ -642,7 +642,7 @@ def _outcome_rows(
 def _json_list(raw: str | None) -> list[str]:
     try:
         value = json.loads(raw or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     return [str(v) for v in value] if isinstance(value, list) else []
 
@@ -650,6 +650,6 @@ def _json_list(raw: str | None) -> list[str]:
 def _json_dict(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return dict(value) if isinstance(value, Mapping) else {}

@@ -257,7 +257,10 @@ class OpenAlgoApp:
             return json_reply(400, {"message": NOT_UNDERSTOOD})
         if not isinstance(data, dict):
             return INTERNAL_ERROR
-        return self._process(endpoint, spec, data, quirks)
+        reply = self._process(endpoint, spec, data, quirks)
+        if endpoint in quirks.gateway_after_work:
+            return Reply(502, NGINX_502.encode(), "text/html")  # done, but the answer was lost
+        return reply
 
     def submit(self, endpoint: str, data: dict[str, Any]) -> Reply:
         """Hand a request to OpenAlgo's service layer directly, as its own webhooks and strategies do:

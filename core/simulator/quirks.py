@@ -156,6 +156,11 @@ class Quirks:
     """Endpoints answered by a reverse proxy with a 502 nginx HTML page (``text/html``) before the
     request reaches OpenAlgo."""
 
+    gateway_after_work: Set[str] = frozenset()
+    """Endpoints that OpenAlgo carries out in full and whose answer a reverse proxy replaces with its
+    502 nginx page: gunicorn killed the worker at its timeout (a slow broker's cancel-all) just as
+    the work was done, or the proxy lost the upstream connection while OpenAlgo answered."""
+
     empty_reply: Set[str] = frozenset()
     """Endpoints answered 200 with an empty body (as some proxies do on upstream failure)."""
 

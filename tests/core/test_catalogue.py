@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from core.client import OpenAlgoClient, Timeouts, make_http_client
@@ -116,7 +119,7 @@ def test_ngroks_browser_warning_page_is_not_mistaken_for_success(lane: Lane) -> 
 
 @pytest.mark.parametrize("page", [CLOUDFLARE_502, NGINX_502], ids=["cloudflare", "nginx"])
 def test_a_proxys_502_page_asks_whether_openalgo_is_running(lane: Lane, page: bytes) -> None:
-    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "cancel_all")
+    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "orderbook")
     assert_trader_sentence(result)
     assert result.kind is ErrorKind.GATEWAY and "is OpenAlgo running" in result.sentence
     assert result.transient  # worth another try inside the kill's deadline
@@ -340,6 +343,33 @@ def test_a_reply_slower_than_the_timeout_is_a_timeout() -> None:
         lane.http.close()
 
 
+def trickle_headers(conn: Connection) -> None:
+    conn.send(b"HTTP/1.1 200 OK\r\n")
+    for i in range(100):  # a header line every 0.2 s: each restarts httpx's read timeout
+        conn.send(b"X-Slow-%d: a\r\n" % i)
+        conn.wait(0.2)
+
+
+def trickle_body(conn: Connection) -> None:
+    body = b'{"status":"success","data":{"orders":[],"statistics":{}}}' + b" " * 200
+    conn.send(http_reply(200, body)[: -len(body)])
+    for byte in body:  # a byte every 0.9 s: the call's deadline falls between two of them
+        conn.send(bytes([byte]))
+        conn.wait(0.9)
+
+
+@pytest.mark.parametrize("respond", [trickle_headers, trickle_body], ids=["headers", "body"])
+def test_a_reply_trickled_in_never_holds_a_call_past_its_deadline(lane: Lane, respond: Any) -> None:
+    with ScriptedServer(respond) as server:
+        began = time.perf_counter()
+        result = lane.client(server.url).orderbook(within=1.0)
+        took = time.perf_counter() - began
+    assert_trader_sentence(result)
+    assert result.kind is ErrorKind.TIMEOUT and result.delivered
+    assert took < 1.3  # the kill's deadline, not an hour of trickle
+    assert lane.still_works()
+
+
 def test_a_server_name_that_does_not_resolve_is_a_dns_error(lane: Lane) -> None:
     result = lane.client("http://openalgo.killswitch-test.invalid:5000").orderbook()
     assert_trader_sentence(result)
@@ -355,6 +385,29 @@ def test_an_untrusted_certificate_is_refused_and_the_key_is_not_sent(lane: Lane,
     assert result.kind is ErrorKind.TLS and "the key was not sent" in result.sentence
     assert server.requests == []  # ...and sent nothing past the failed handshake
     assert lane.still_works() and not lane.leaked_key()
+
+
+def test_a_tls_error_after_the_request_went_out_says_it_may_have_been_carried_out(tmp_path: Path) -> None:
+    server_tls = self_signed_context(tmp_path)
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+
+    def corrupt_record(conn: Connection) -> None:
+        # A TLS application-data record whose MAC cannot check out, as a broken tunnel sends:
+        # written beneath the TLS layer, after the whole request was read.
+        os.write(conn.sock.fileno(), b"\x17\x03\x03\x00\x40" + b"\x00" * 64)
+
+    with (
+        ScriptedServer(corrupt_record, tls=server_tls) as server,
+        httpx.Client(verify=trusted, timeout=2.0) as http,
+    ):
+        result = OpenAlgoClient(server.url, KEY, http).cancel_all()
+        assert len(server.requests) == 1  # the cancel-all reached the server whole
+    assert_trader_sentence(result)
+    assert result.delivered  # never "not sent": the server may have cancelled everything
+    assert (
+        result.kind is ErrorKind.CONNECTION_DROPPED
+        and "may or may not have been carried out" in result.sentence
+    )
 
 
 def test_a_redirect_to_another_host_is_not_followed(lane: Lane) -> None:
@@ -495,11 +548,21 @@ def test_a_banned_ip_is_refused_with_exit_3() -> None:
     assert_trader_report(report, sim.apikey)
 
 
-def test_a_proxy_whose_openalgo_is_down_is_unreachable_with_exit_4() -> None:
+@pytest.mark.parametrize("page", [CLOUDFLARE_502, NGINX_502], ids=["cloudflare", "nginx"])
+def test_a_proxys_502_page_on_cancel_all_says_it_may_have_been_carried_out(lane: Lane, page: bytes) -> None:
+    # nginx sends the same page when OpenAlgo is down and when a gunicorn worker died mid-request
+    result = fault(lane, replying(http_reply(502, page, "text/html", reason="Bad Gateway")), "cancel_all")
+    assert_trader_sentence(result)
+    assert result.kind is ErrorKind.GATEWAY and "may have carried out" in result.sentence
+    assert result.delivered and result.transient
+
+
+def test_a_proxy_answering_502_to_everything_is_unverified_not_unreachable() -> None:
+    # OpenAlgo may be down, or each request may have run and lost its answer: nobody can tell
     everything = {"cancelallorder", "orderbook", "cancelorder"}
     with Simulator(orders=4, seed=5, quirks=Quirks(html_error=everything)) as sim:
         report = kill(sim.url, sim.apikey)
-    assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
+    assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
     assert_trader_report(report, sim.apikey)
 
 
@@ -516,3 +579,16 @@ def test_an_untrusted_certificate_is_unreachable_with_exit_4_and_no_key_sent(tmp
     assert report.verdict is Verdict.UNREACHABLE and report.exit_code == 4
     assert server.requests == []
     assert_trader_report(report, KEY)
+
+
+def test_a_cancel_all_whose_answer_a_proxy_replaced_with_502_is_never_called_unreachable() -> None:
+    # gunicorn killed the worker just after the broker cancelled everything; nginx answered 502.
+    # Nothing after that can be read either: the kill must not say "no request reached it".
+    quirks = Quirks(gateway_after_work={"cancelallorder"}, html_error={"orderbook", "cancelorder"})
+    with Simulator(orders=4, seed=5, quirks=quirks) as sim:
+        report = kill(sim.url, sim.apikey)
+        assert sim.working_orders() == []  # the cancel-all did run
+    assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
+    assert report.cancel_all == "sent"  # the next kill will not race it with another
+    assert "may have been carried out" in report.message
+    assert_trader_report(report, sim.apikey)

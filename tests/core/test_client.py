@@ -152,7 +152,7 @@ CONTRACT_ERRORS = [
         502,
         b"<html><head><title>502 Bad Gateway</title></head></html>",
         ErrorKind.GATEWAY,
-        "is OpenAlgo running",
+        "may have carried out cancelallorder",
     ),
     (504, b"", ErrorKind.GATEWAY, "HTTP 504"),
     (200, b"", ErrorKind.EMPTY_REPLY, "empty reply"),

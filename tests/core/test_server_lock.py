@@ -59,3 +59,16 @@ def test_a_shorter_note_leaves_nothing_of_the_longer_one_before_it(tmp_path: Pat
     assert note is not None
     assert (note["kill_id"], note["record"], note["trigger"]) == (1, None, "button")
     ours.close()
+
+
+def test_a_released_lock_carries_no_note_for_whoever_takes_it_next(tmp_path: Path) -> None:
+    ours = ServerLocks(tmp_path).for_server("http://a")
+    theirs = ServerLocks(tmp_path).for_server("http://a")
+    watcher = ServerLocks(tmp_path).for_server("http://a")
+    assert ours.acquire()
+    ours.describe(41, tmp_path / "kills.sqlite3", "hotkey")
+    ours.release()
+    assert theirs.acquire()  # taken, its own note not yet written
+    assert watcher.held_by() == {}  # not kill 41's note
+    theirs.close()
+    ours.close()

@@ -36,6 +36,7 @@ def test_every_quirk_is_off_by_default() -> None:
             quirks.cancelall_per_order_s,
             quirks.drop_connection,
             quirks.html_error,
+            quirks.gateway_after_work,
             quirks.empty_reply,
             quirks.broker_error,
             quirks.ip_banned,
