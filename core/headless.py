@@ -15,6 +15,7 @@ second, the guard's time plus its last read, the halt's few requests.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from core.client import OpenAlgoClient, make_http_client
 from core.guard import STOP_BOUND_S, Catch, Guard
 from core.halt import HaltReport, halt
-from core.kill import KillSwitch
+from core.kill import DEFAULT_DEADLINE_S, KillSwitch
 from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord
 from core.report import CancelReport, Verdict, with_guard
@@ -63,12 +64,14 @@ class ServerKill:
         press: str = "",
     ) -> None:
         self.target = target
-        self.deadline_s = deadline_s
+        # NaN or infinity would make every wait end at once or never (settings and the command
+        # line refuse them already; this is the last door).
+        self.deadline_s = deadline_s if math.isfinite(deadline_s) else DEFAULT_DEADLINE_S
         self.scope = scope
         self.http = make_http_client(only_host=target.host)
         self.client = OpenAlgoClient(target.host, target.apikey, self.http, strategy=target.strategy)
         progress = (lambda p: on_progress(target.host, p.text)) if on_progress is not None else None
-        self.switch = KillSwitch(self.client, deadline_s=deadline_s, on_progress=progress, scope=scope)
+        self.switch = KillSwitch(self.client, deadline_s=self.deadline_s, on_progress=progress, scope=scope)
         self.one = OneKill(self.switch, record=record, locks=locks)
         self.record = record
         self._on_catch = on_catch

@@ -66,3 +66,10 @@ def test_a_requested_halt_that_did_not_happen_exits_non_zero() -> None:
         mode = sim.mode
     assert mode == "live" and report.halt is not None and not report.halt.halted
     assert report.verdict.value == "flat" and code == 1 and report.to_json()["exit_code"] == 1
+
+
+def test_a_nan_deadline_handed_to_a_scripted_kill_falls_back_to_the_default() -> None:
+    with Simulator(orders=3, mode="live", seed=3) as sim:
+        report, code = run_headless_kill(sim.url, sim.apikey, "ks", float("nan"), err=io.StringIO())
+        working = sim.working_orders()
+    assert report.verdict.value == "flat" and code == 0 and working == []
