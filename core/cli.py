@@ -4,8 +4,9 @@
 headless kill as ``cancel-all`` when no window takes it.
 
 Exit status (shared by ``cancel-all`` and ``trigger``): 0 flat, 1 orders remain or the
-result is unverified, 2 usage or configuration error, 3 refused by the server, 4 server
-unreachable (nothing was sent), 130 interrupted by Ctrl+C, 143 stopped by SIGTERM.
+result is unverified or a requested halt did not happen, 2 usage or configuration error,
+3 refused by the server, 4 server unreachable (nothing was sent), 130 interrupted by Ctrl+C,
+143 stopped by SIGTERM.
 
 The kill runs on a worker thread; this thread waits for it, so Ctrl+C, SIGTERM and a server
 that outlives the kill's deadline all still end in a report (``unverified``) within a second,
@@ -39,6 +40,9 @@ ENV_KEY = "OPENALGO_API_KEY"
 ENV_HOST = "OPENALGO_HOST"
 
 SUBCOMMANDS = ("simulate", "cancel-all", "trigger", "set-key")
+EXIT_STATUS = """exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or unverified,
+or a requested --halt did not happen, 2 usage or configuration error, 3 refused by the server,
+4 unreachable, 130 Ctrl+C, 143 SIGTERM."""
 # How much longer than the kill deadline to wait for a window's verdict before calling it unverified.
 WINDOW_GRACE_S = 30.0
 
@@ -62,8 +66,7 @@ environment:
   {ENV_HOST}      the server for cancel-all, trigger and set-key when --host is not given
   {ENV_KEY}   the API key for cancel-all and trigger (scripts); never stored
 
-exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or unverified,
-2 usage or configuration error, 3 refused by the server, 4 unreachable, 130 Ctrl+C, 143 SIGTERM.""",
+{EXIT_STATUS}""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"killswitch {__version__}")
@@ -106,7 +109,9 @@ exit status of cancel-all and trigger: 0 flat, 1 orders or positions remain or u
         ("cancel-all", "run the kill headless and print the report"),
         ("trigger", "fire the running window (or, with none running, run the kill headless)"),
     ):
-        cmd = sub.add_parser(name, help=text)
+        cmd = sub.add_parser(
+            name, help=text, epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         cmd.add_argument(
             "--host",
             metavar="URL",

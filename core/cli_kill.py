@@ -21,7 +21,7 @@ from typing import TextIO
 
 from core import settings as settings_store
 from core.addresses import is_loopback, normalise_host
-from core.guard import Catch, guard_problem
+from core.guard import STOP_BOUND_S, Catch, guard_problem
 from core.headless import ServerKill, Target, progress_printer, wait_for
 from core.one_kill import ServerLocks, running_now
 from core.record import KillRecord
@@ -35,7 +35,7 @@ from core.scope import KillScope
 from core.usage import UsageError
 
 SURFACE = "command line"  # how this process names itself in the record's announcements
-STOP_GRACE_S = 8.0  # after Ctrl+C, for guards to read the books one last time
+STOP_GRACE_S = STOP_BOUND_S + 1.0  # after Ctrl+C: a guard's request in flight and its last reads
 CHECK_THE_BOOK = "some orders may have been cancelled and others not — check the order book in OpenAlgo."
 
 

@@ -6,6 +6,14 @@ that stays inside OpenAlgo's API rate limit and cancels every working order it f
 within the order rate limit; with flatten it also reads the position book (more slowly) and
 closes every position that opens. It never sends a cancel-all of its own (a kill does that).
 
+Closing orders are its own work, not a runaway's: the closers the flatten step knew of and those
+the guard places are never cancelled. A position with a working closer gets no second one (both
+would fill, and the position would reverse); each position's attempts back off (a rejected closer
+is not re-sent every half second for an hour), within the smart-order rate limit; and a position
+counts as closed only once a later read of the position book shows it flat. The guard's time is
+checked between every two requests, so a long list of orders or a server answering 429 cannot
+keep it past its end.
+
 Every catch is reported as it happens (``on_catch``), and at the end the guard reads the books
 one last time: its verdict is what that read shows.
 """
@@ -16,13 +24,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from core.flatten import SMART_ORDER_RATE_LIMIT, answer_lost, working_closer
 from core.orders import Order
 from core.pacing import ORDER_RATE_LIMIT, RateLimiter
-from core.positions import Position, position_json
+from core.positions import Position, PositionKey, position_json
 from core.replies import ApiError, ErrorKind, OrderBook, PositionBook, SmartOrderResult
 
 if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
@@ -32,6 +41,12 @@ log = logging.getLogger(__name__)
 
 BOOK_EVERY_S: Final = 0.12  # orderbook reads: ~8 a second, inside the 10/s API limit with room
 POSITIONS_EVERY_S: Final = 0.5  # positionbook reads, with flatten: its own bucket, no hurry
+REQUEST_S: Final = 2.0  # the longest one request of the guard's rounds may take
+FINAL_READ_S: Final = 3.0  # each of the last reads of the books
+STOP_BOUND_S: Final = REQUEST_S + 2 * FINAL_READ_S  # from stop() to the guard's report, at most
+RATE_LIMITED_TRIES: Final = 3  # 429s in a row for one cancel; the next read finds the order again
+CLOSE_BACKOFF_S: Final = 1.0  # a position's second close attempt waits this long, then doubling...
+CLOSE_BACKOFF_MAX_S: Final = 30.0  # ...up to this
 MIN_GUARD_S: Final = 1.0
 MAX_GUARD_S: Final = 3600.0
 
@@ -88,6 +103,17 @@ class GuardReport:
 
 
 @dataclass
+class _Closing:
+    """The guard's attempts at one position."""
+
+    position: Position  # as it was when the guard first tried
+    orderid: str = ""  # the last closer it placed
+    attempts: int = 0
+    next_at: float = 0.0  # no new attempt before this clock() time
+    failed: str = ""  # the last failure reported, so that a repeat is not reported again
+
+
+@dataclass
 class _Tally:
     caught: list[str] = field(default_factory=list)
     closed: list[Position] = field(default_factory=list)
@@ -110,6 +136,7 @@ class Guard:
         on_tick: Callable[[float, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         limiter: RateLimiter | None = None,
+        keep: Iterable[str] = (),
     ) -> None:
         self.client = client
         self.seconds = seconds
@@ -118,6 +145,13 @@ class Guard:
         self.on_tick = on_tick  # (seconds left, working orders in the last read)
         self.clock = clock
         self.limiter = limiter or RateLimiter(ORDER_RATE_LIMIT)
+        self.smart_limiter = RateLimiter(SMART_ORDER_RATE_LIMIT)
+        self._own: set[str] = set(keep)  # closing orders: never cancelled
+        self._closing: dict[PositionKey, _Closing] = {}
+        self._lost: set[PositionKey] = set()  # a closer's answer was lost: adopt what appears
+        self._last_working: tuple[Order, ...] = ()
+        self._ends = math.inf
+        self._started = math.nan
         self._stop = threading.Event()
         self._stopped_by = ""
         self._tally = _Tally()
@@ -132,8 +166,8 @@ class Guard:
         return self._stop.is_set()
 
     def run(self) -> GuardReport:
-        started = self.clock()
-        ends = started + self.seconds
+        started = self._started = self.clock()
+        ends = self._ends = started + self.seconds
         next_positions = started
         tally = self._tally
         while not self._stop.is_set():
@@ -145,16 +179,18 @@ class Guard:
             tally.reads += 1
             if isinstance(book, OrderBook):
                 working = book.working
+                self._last_working = working
                 tally.max_working = max(tally.max_working, len(working))
                 for order in working:
-                    if self._stop.is_set():
+                    if self.over():
                         break
-                    self.cancel(order)
+                    if not self.own(order):
+                        self.cancel(order)
                 if self.on_tick is not None:
                     self.tick(max(0.0, ends - self.clock()), len(working))
             else:
                 self.error(book)
-            if self.close_positions and self.clock() >= next_positions:
+            if self.close_positions and self.clock() >= next_positions and not self.over():
                 next_positions = self.clock() + POSITIONS_EVERY_S
                 self.close_open_positions()
             pause = BOOK_EVERY_S - (self.clock() - round_started)
@@ -169,12 +205,34 @@ class Guard:
         except Exception:
             log.exception("guard tick callback failed")
 
+    def over(self) -> bool:
+        """Stopped, or its time is up: checked between every two requests."""
+        return self._stop.is_set() or self.clock() >= self._ends
+
+    def within(self) -> float:
+        """How long the next request may take: never past the guard's end by much."""
+        return min(REQUEST_S, max(0.1, self._ends - self.clock()))
+
+    def own(self, order: Order) -> bool:
+        """A closing order of the kill's or the guard's own: cancelling it would undo the close."""
+        if order.orderid in self._own:
+            return True
+        key = (order.symbol, order.exchange, order.product)
+        if key in self._lost and order.pricetype.upper() == "MARKET":
+            self._own.add(order.orderid)  # the closer whose answer was lost, most likely
+            return True
+        return False
+
     def cancel(self, order: Order) -> None:
-        while not self._stop.is_set():
-            slot = self.limiter.acquire(time.perf_counter() + 2.0)
+        for _ in range(RATE_LIMITED_TRIES):
+            if self.over():
+                return
+            slot = self.limiter.acquire(
+                time.perf_counter() + min(REQUEST_S, max(0.0, self._ends - self.clock()))
+            )
             if slot is None:
                 return  # the order bucket is full: the next read finds it again
-            result = self.client.cancel_order(order.orderid, within=2.0)
+            result = self.client.cancel_order(order.orderid, within=self.within())
             slot.settle()
             if isinstance(result, ApiError) and result.kind is ErrorKind.RATE_LIMITED:
                 self.limiter.penalise()
@@ -193,23 +251,63 @@ class Guard:
             return
 
     def close_open_positions(self) -> None:
-        book = self.client.positionbook(within=2.0)
+        book = self.client.positionbook(within=self.within())
         if not isinstance(book, PositionBook):
             self.error(book)
             return
+        self.count_closed(book)
+        cancelled = set(self._tally.caught)
+        working = tuple(o for o in self._last_working if o.orderid not in cancelled)
         for position in book.open:
-            if self._stop.is_set():
+            if self.over():
                 return
-            result = self.client.close_position(position, within=2.0)
-            if isinstance(result, SmartOrderResult) and result.orderid:
-                self._tally.closed.append(position)
-                self.report(Catch(time.time(), "position", position.describe(), result.orderid))
-            elif isinstance(result, SmartOrderResult) and result.queued:
-                why = "queued for approval in the Action Center (Semi-Auto), not sent"
-                self.report(Catch(time.time(), "position", position.describe(), "", False, why))
-            elif isinstance(result, ApiError):
-                self.error(result)
-                self.report(Catch(time.time(), "position", position.describe(), "", False, result.sentence))
+            state = self._closing.get(position.key)
+            if state is not None and self.clock() < state.next_at:
+                continue  # its last closer is given time to fill, or its rejection a pause
+            if working_closer(position, working) is not None:
+                continue  # a closer is on its way: a second one would reverse the position
+            self.close(position, state or self._closing.setdefault(position.key, _Closing(position)))
+
+    def close(self, position: Position, state: _Closing) -> None:
+        slot = self.smart_limiter.acquire(
+            time.perf_counter() + min(REQUEST_S, max(0.0, self._ends - self.clock()))
+        )
+        if slot is None:
+            return
+        result = self.client.close_position(position, within=self.within())
+        slot.settle()
+        state.attempts += 1
+        state.next_at = self.clock() + min(CLOSE_BACKOFF_MAX_S, CLOSE_BACKOFF_S * 2 ** (state.attempts - 1))
+        why = ""
+        if isinstance(result, SmartOrderResult) and result.orderid:
+            state.orderid = result.orderid
+            self._own.add(result.orderid)
+        elif isinstance(result, SmartOrderResult) and result.queued:
+            why = "queued for approval in the Action Center (Semi-Auto), not sent"
+        elif isinstance(result, ApiError):
+            if result.kind is ErrorKind.RATE_LIMITED:
+                self.smart_limiter.penalise()
+                state.attempts -= 1
+                state.next_at = 0.0
+                return
+            self.error(result)
+            if answer_lost(result):
+                self._lost.add(position.key)
+            why = result.sentence
+        if why and why != state.failed:
+            state.failed = why
+            self.report(Catch(time.time(), "position", position.describe(), "", False, why))
+
+    def count_closed(self, book: PositionBook) -> None:
+        """A position the guard sent a closer for counts as closed once a read shows it flat."""
+        still_open = {p.key for p in book.open}
+        for key, state in list(self._closing.items()):
+            if key in still_open:
+                continue
+            del self._closing[key]
+            if state.orderid or key in self._lost:
+                self._tally.closed.append(state.position)
+                self.report(Catch(time.time(), "position", state.position.describe(), state.orderid))
 
     def report(self, catch: Catch) -> None:
         if not catch.ok:
@@ -225,10 +323,9 @@ class Guard:
 
     def final(self, started: float) -> GuardReport:
         """One last read of the books: the guard's verdict is what it shows."""
-        tally = self._tally
-        book = self.client.orderbook(within=5.0)
+        book = self.client.orderbook(within=FINAL_READ_S)
         positions: PositionBook | ApiError | None = (
-            self.client.positionbook(within=5.0) if self.close_positions else None
+            self.client.positionbook(within=FINAL_READ_S) if self.close_positions else None
         )
         remaining: tuple[Order, ...] = ()
         open_positions: tuple[Position, ...] = ()
@@ -239,8 +336,29 @@ class Guard:
                     self.error(failed)
         else:
             remaining = book.working
-            open_positions = positions.open if isinstance(positions, PositionBook) else ()
+            if isinstance(positions, PositionBook):
+                self.count_closed(positions)
+                open_positions = positions.open
             outcome = "orders_remain" if remaining else "positions_remain" if open_positions else "flat"
+        return self.so_far(outcome, started, remaining, open_positions)
+
+    def unfinished(self, why: str) -> GuardReport:
+        """For a guard given up on while it still runs: what it did so far, unverified."""
+        started = self._started if math.isfinite(self._started) else self.clock()
+        return self.so_far("unverified", started, error=why)
+
+    def so_far(
+        self,
+        outcome: str,
+        started: float,
+        remaining: tuple[Order, ...] = (),
+        open_positions: tuple[Position, ...] = (),
+        error: str = "",
+    ) -> GuardReport:
+        """The report from what the guard has done so far (its last read, or none)."""
+        tally = self._tally
+        if error:
+            self._tally.errors.setdefault(error, None)
         return GuardReport(
             seconds=self.seconds,
             outcome=outcome,
@@ -253,5 +371,5 @@ class Guard:
             stopped_early=self._stopped_by,
             remaining=remaining,
             positions_remaining=open_positions,
-            errors=tuple(tally.errors),
+            errors=tuple(tally.errors.copy()),  # copied at once: the guard's thread may add
         )

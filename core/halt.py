@@ -40,7 +40,25 @@ def halt(client: OpenAlgoClient, *, within: float = 10.0) -> HaltReport:
         )
     switched = client.set_analyze_mode(True, within=within)
     if not isinstance(switched, AnalyzerStatus):
-        return HaltReport(False, f"New live orders were NOT halted: {switched.sentence}", "unknown")
+        # A toggle whose answer was lost may still have gone through: the mode read back says.
+        now = client.analyzer(within=within) if switched.delivered else switched
+        if isinstance(now, AnalyzerStatus) and now.mode == "analyze":
+            return HaltReport(
+                True,
+                "HALTED: the server reads back in analyze mode, although the switch's own answer was "
+                f"lost ({switched.sentence.rstrip('.')}). Every new order now goes to OpenAlgo's "
+                "sandbox, not the broker. Resume live trading from the window (or OpenAlgo's analyzer "
+                "switch) when it is safe.",
+                "analyze",
+            )
+        if isinstance(now, AnalyzerStatus):
+            return HaltReport(False, f"New live orders were NOT halted: {switched.sentence}", now.mode)
+        return HaltReport(
+            False,
+            f"New live orders may NOT be halted: {switched.sentence} The mode could not be read back "
+            "either — check OpenAlgo's analyzer page.",
+            "unknown",
+        )
     after = client.analyzer(within=within)
     if not isinstance(after, AnalyzerStatus):
         return HaltReport(
@@ -68,7 +86,22 @@ def resume(client: OpenAlgoClient, *, within: float = 10.0) -> HaltReport:
     """Switch back to live mode and read it back; ``halted`` stays True unless it reads LIVE."""
     switched = client.set_analyze_mode(False, within=within)
     if not isinstance(switched, AnalyzerStatus):
-        return HaltReport(True, f"Still halted: {switched.sentence}", "unknown")
+        now = client.analyzer(within=within) if switched.delivered else switched
+        if isinstance(now, AnalyzerStatus) and now.mode == "live":
+            return HaltReport(
+                False,
+                "LIVE again: the server reads back in live mode, although the switch's own answer was "
+                f"lost ({switched.sentence.rstrip('.')}). New orders reach the broker.",
+                "live",
+            )
+        if isinstance(now, AnalyzerStatus):
+            return HaltReport(True, f"Still halted: {switched.sentence}", now.mode)
+        return HaltReport(
+            True,
+            f"Still halted, as far as can be told: {switched.sentence} The mode could not be read back "
+            "either — check OpenAlgo's analyzer page.",
+            "unknown",
+        )
     after = client.analyzer(within=within)
     if not isinstance(after, AnalyzerStatus):
         return HaltReport(

@@ -15,15 +15,16 @@ second, the guard's time plus its last read, the halt's few requests.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from core.client import OpenAlgoClient, make_http_client
-from core.guard import Catch, Guard
+from core.guard import STOP_BOUND_S, Catch, Guard
 from core.halt import HaltReport, halt
-from core.kill import KillSwitch
+from core.kill import DEFAULT_DEADLINE_S, KillSwitch
 from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord
 from core.report import CancelReport, Verdict, with_guard
@@ -32,7 +33,7 @@ from core.scope import KillScope
 log = logging.getLogger(__name__)
 
 VERDICT_GRACE_S = 1.0  # after the deadline, the longest this process waits for a verdict
-GUARD_GRACE_S = 12.0  # after the guard's time, for its last read of the books
+GUARD_GRACE_S = STOP_BOUND_S + 1.0  # after the guard's time: a request in flight, its last reads
 HALT_BOUND_S = 16.0  # the halt's three requests, 5 s each at most
 HALT_WITHIN_S = 5.0
 
@@ -63,12 +64,14 @@ class ServerKill:
         press: str = "",
     ) -> None:
         self.target = target
-        self.deadline_s = deadline_s
+        # NaN or infinity would make every wait end at once or never (settings and the command
+        # line refuse them already; this is the last door).
+        self.deadline_s = deadline_s if math.isfinite(deadline_s) else DEFAULT_DEADLINE_S
         self.scope = scope
         self.http = make_http_client(only_host=target.host)
         self.client = OpenAlgoClient(target.host, target.apikey, self.http, strategy=target.strategy)
         progress = (lambda p: on_progress(target.host, p.text)) if on_progress is not None else None
-        self.switch = KillSwitch(self.client, deadline_s=deadline_s, on_progress=progress, scope=scope)
+        self.switch = KillSwitch(self.client, deadline_s=self.deadline_s, on_progress=progress, scope=scope)
         self.one = OneKill(self.switch, record=record, locks=locks)
         self.record = record
         self._on_catch = on_catch
@@ -77,6 +80,8 @@ class ServerKill:
         self.guard: Guard | None = None
         self.report: CancelReport | None = None
         self.verdict_at: float | None = None  # time.monotonic() when the kill had its verdict
+        self.step = ""  # the later step under way: guard | halt | "" (none, or all done)
+        self.interrupted = False  # Ctrl+C or SIGTERM: no later step starts
         self.done = threading.Event()
         self.abandoned = False  # given up on at a deadline: its thread may still be talking
         self._thread = threading.Thread(target=self._run, name=f"kill {target.host}", daemon=True)
@@ -89,13 +94,20 @@ class ServerKill:
     def _run(self) -> None:
         try:
             report = self.one.run(self.press.kill)
-            self.report = report
+            self.report = report  # published after each step: a kill given up on reports it
             self.verdict_at = time.monotonic()
-            if self.scope.guard_s and report.verdict not in (Verdict.REFUSED, Verdict.UNREACHABLE):
-                report = self._hold_flat(report)
+            guarded = report.verdict not in (Verdict.REFUSED, Verdict.UNREACHABLE)
+            if self.scope.guard_s and guarded and not self.interrupted:
+                self.step = "guard"
+                report = self.report = self._hold_flat(report)
             if self.scope.halt:
-                report = replace(report, halt=halt_after(report, self.client))
-            self.report = report
+                if self.interrupted:
+                    halted = HaltReport(False, "Not halted: the kill was interrupted.", report.mode)
+                else:
+                    self.step = "halt"
+                    halted = halt_after(report, self.client)
+                report = self.report = replace(report, halt=halted)
+            self.step = ""
             kill_id = self.press.kill.kill_id
             if kill_id is not None and self.record is not None and (self.scope.guard_s or self.scope.halt):
                 self.record.amend(kill_id, report)
@@ -110,7 +122,11 @@ class ServerKill:
                 self._on_catch(self.target.host, catch)
 
         guard = Guard(
-            self.client, self.scope.guard_s, close_positions=self.scope.close_positions, on_catch=caught
+            self.client,
+            self.scope.guard_s,
+            close_positions=self.scope.close_positions,
+            on_catch=caught,
+            keep=report.flatten.closers if report.flatten is not None else (),
         )
         self.guard = guard
         return with_guard(report, guard.run())
@@ -130,7 +146,9 @@ class ServerKill:
         )
 
     def stop(self, why: str, *, interrupted: bool = True) -> None:
-        """End it now: a kill still running is reported as it stands; a guard ends early."""
+        """End it now: a kill still running is reported as it stands; a guard ends early. An
+        interruption (Ctrl+C, SIGTERM) starts no later step: no guard, no halt."""
+        self.interrupted = self.interrupted or interrupted
         if self.verdict_at is None:
             report = self.one.interrupt(why, interrupted=interrupted)
             if report is not None:
@@ -143,6 +161,8 @@ class ServerKill:
 
     def final_report(self) -> CancelReport:
         report = self.report or self.press.kill.report
+        if report is not None and not self.done_talking():
+            report = self.unfinished(report)
         if report is None:  # nothing at all: the thread never got going
             report = self.one.interrupt("The kill did not start.", interrupted=False) or CancelReport(
                 verdict=Verdict.UNVERIFIED,
@@ -153,6 +173,33 @@ class ServerKill:
                 started_at=time.time(),
                 message="The kill did not start.",
                 remaining_verified=False,
+            )
+        return report
+
+    def done_talking(self) -> bool:
+        return not self._thread.is_alive() or self.step == ""
+
+    def unfinished(self, report: CancelReport) -> CancelReport:
+        """A kill given up on after its verdict, while a later step still runs: never better
+        than unverified, and it says which step did not finish."""
+        guard = self.guard
+        if self.step == "guard" and guard is not None:
+            return with_guard(
+                report,
+                guard.unfinished(
+                    "The guard did not finish by its time limit; it may still be cancelling orders and "
+                    "closing positions — check the order book in OpenAlgo."
+                ),
+            )
+        if self.step == "halt":
+            return replace(
+                report,
+                halt=HaltReport(
+                    False,
+                    "Halt in progress when this run ended: the server may now be in analyze mode — check "
+                    "OpenAlgo's analyzer page.",
+                    "unknown",
+                ),
             )
         return report
 
@@ -198,6 +245,8 @@ def wait_for(kills: Sequence[ServerKill]) -> None:
                     interrupted=False,
                 )
             elif now > kill.bound():
+                if kill.guard is not None:  # it must stop placing orders once it is reported on
+                    kill.guard.stop("its time limit passed")
                 kill.abandoned = True
                 kill.done.set()
         # Returns the moment a kill ends (a sleep here kept a finished kill's report back for

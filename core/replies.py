@@ -616,9 +616,10 @@ def read_positionbook(body: Mapping[str, Any]) -> PositionBook | ApiError:
     rows = body.get("data")
     if not isinstance(rows, list):
         return bad_shape("positionbook", "it held no list of positions")
-    positions = tuple(Position.from_json(row) for row in rows if isinstance(row, Mapping))
+    read = [Position.read(row) for row in rows if isinstance(row, Mapping)]
+    positions = tuple(p for p in read if p is not None)
     if len(positions) != len(rows):
-        return bad_shape("positionbook", "some rows of the position book were not positions")
+        return bad_shape("positionbook", "some rows of the position book had no readable quantity")
     return PositionBook(positions, mode_of(body))
 
 

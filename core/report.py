@@ -86,6 +86,7 @@ def with_guard(report: CancelReport, held: GuardReport) -> CancelReport:
     return replace(report, guard=held, verdict=most_urgent([report.verdict, outcome]))
 
 
+EXIT_HALT_MISSED = 1  # flat, but a requested halt did not happen
 EXIT_INTERRUPTED_SIGINT = 130
 EXIT_INTERRUPTED_SIGTERM = 143
 
@@ -140,7 +141,17 @@ class CancelReport:
 
     @property
     def exit_code(self) -> int:
-        return self.verdict.exit_code
+        """The verdict's code; 1 for a flat kill whose requested halt did not happen (refused, not
+        read back, skipped): a script that asked for new orders to stop must not read success."""
+        code = self.verdict.exit_code
+        return EXIT_HALT_MISSED if code == 0 and self.halt_missed else code
+
+    @property
+    def halt_missed(self) -> bool:
+        """The halt was asked for and the server is not known to be in analyze mode after it."""
+        if not self.scope.halt:
+            return False
+        return self.halt is None or not (self.halt.halted or self.halt.mode_after == "analyze")
 
     @property
     def canceled(self) -> tuple[str, ...]:
@@ -331,7 +342,8 @@ class PressReport:
 
     @property
     def exit_code(self) -> int:
-        return self.verdict.exit_code
+        code = self.verdict.exit_code
+        return EXIT_HALT_MISSED if code == 0 and any(r.exit_code for r in self.reports) else code
 
     def summary(self) -> str:
         flat = sum(1 for r in self.reports if r.verdict is Verdict.FLAT)

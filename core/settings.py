@@ -7,6 +7,7 @@ in the OS keyring (see ``core.secrets``), and ``Settings`` has no field that cou
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
@@ -108,10 +109,10 @@ class Settings:
             self,
             host=first.url if first is not None else normalise_host(self.host) or DEFAULT_HOST,
             strategy=first.strategy if first is not None else self.strategy.strip() or DEFAULT_STRATEGY,
-            poll_interval_s=min(max(self.poll_interval_s, 0.2), 60.0),
+            poll_interval_s=min(max(_finite(self.poll_interval_s, 1.0), 0.2), 60.0),
             hold_ms=min(max(self.hold_ms, 100), 5000),
-            deadline_s=min(max(self.deadline_s, 1.0), 600.0),
-            guard_s=0.0 if self.guard_s < 1 else min(self.guard_s, 3600.0),
+            deadline_s=min(max(_finite(self.deadline_s, 30.0), 1.0), 600.0),
+            guard_s=0.0 if _finite(self.guard_s, 0.0) < 1 else min(self.guard_s, 3600.0),
             servers=servers,
             window_x=min(max(self.window_x, -_MAX_PIXELS), _MAX_PIXELS),
             window_y=min(max(self.window_y, -_MAX_PIXELS), _MAX_PIXELS),
@@ -142,6 +143,12 @@ def _unique_servers(servers: tuple[Server, ...]) -> list[Server]:
             seen.add(url)
             kept.append(replace(server, url=url, strategy=server.strategy.strip() or DEFAULT_STRATEGY))
     return kept
+
+
+def _finite(value: float, default: float) -> float:
+    """``value``, or ``default`` when it is NaN or infinite: JSON accepts ``NaN`` and
+    ``float("nan")`` parses, and every comparison with NaN is false, so min/max let it through."""
+    return value if math.isfinite(value) else default
 
 
 _MAX_PIXELS = 100_000  # window geometry beyond this is not a screen, it is a damaged file

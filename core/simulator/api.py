@@ -204,6 +204,8 @@ class OpenAlgoApp:
         except Exception:
             logger.exception("simulator failed on %s", endpoint)
             reply = INTERNAL_ERROR
+        if endpoint in quirks.lose_reply:
+            reply = DROPPED  # the work is done; the answer never leaves
         try:
             if not reply.dropped:
                 delay = quirks.reply_delay_s + quirks.endpoint_delay_s.get(endpoint, 0.0)

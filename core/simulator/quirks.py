@@ -152,6 +152,10 @@ class Quirks:
     """Endpoints whose requests are read and then dropped: the socket closes with no reply and the
     request is not processed."""
 
+    lose_reply: Set[str] = frozenset()
+    """Endpoints whose requests are carried out and whose answer is then lost: the socket closes
+    with no reply after the work is done (a proxy or the network dropped the answer)."""
+
     html_error: Set[str] = frozenset()
     """Endpoints answered by a reverse proxy with a 502 nginx HTML page (``text/html``) before the
     request reaches OpenAlgo."""

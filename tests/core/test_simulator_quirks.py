@@ -35,6 +35,7 @@ def test_every_quirk_is_off_by_default() -> None:
             quirks.endpoint_delay_s,
             quirks.cancelall_per_order_s,
             quirks.drop_connection,
+            quirks.lose_reply,
             quirks.html_error,
             quirks.gateway_after_work,
             quirks.empty_reply,
