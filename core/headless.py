@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from core import DEFAULT_DEADLINE_S
 from core.client import OpenAlgoClient, make_http_client
 from core.guard import STOP_BOUND_S, Catch, Guard
 from core.halt import HaltReport, halt
-from core.kill import DEFAULT_DEADLINE_S, KillSwitch
+from core.kill import KillSwitch
 from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord
 from core.report import CancelReport, Verdict, with_guard
