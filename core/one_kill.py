@@ -294,7 +294,7 @@ class OneKill:
         who = _who(note)
         document = _recorded_report(note, self.record)
         if document is None:
-            log.warning("the kill in %s ended without a verdict; running our own", who)
+            log.warning("the kill holding the lock (%s) ended without a verdict; running our own", who)
             return _OwnKill(None)
         report = CancelReport.from_json(document)
         ended = report.started_at + report.elapsed_ms / 1000
