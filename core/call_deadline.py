@@ -72,7 +72,12 @@ class _Stream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        try:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        except httpcore.ConnectTimeout:
+            # httpcore closes the socket when the handshake fails, not when it never starts
+            self._stream.close()
+            raise
         return _Stream(self._stream.start_tls(ssl_context, server_hostname, bounded))
 
     def get_extra_info(self, info: str) -> Any:

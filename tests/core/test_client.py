@@ -7,12 +7,17 @@ tested against the same shapes in test_simulator; here the point is the client's
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
+from core import call_deadline
 from core.addresses import normalise_host
 from core.client import OpenAlgoClient, make_http_client
 from core.replies import ApiError, CancelAllResult, ErrorKind, OrderBook, parse_failure
@@ -254,3 +259,16 @@ def test_a_client_for_one_plain_http_server_trusts_no_certificate_so_https_fails
     context = trusts_nothing()
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] == 0
+
+
+def test_a_deadline_that_passes_before_the_tls_handshake_closes_the_connection() -> None:
+    # A real TCP connection to a real listener; the call's deadline has passed by the time the
+    # handshake would start. The kill gets a timeout, and the socket does not stay open (a trader's
+    # window runs for days; one leaked socket per slow start would add up).
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        stream = call_deadline._Backend(httpcore.SyncBackend()).connect_tcp("127.0.0.1", port, timeout=2)
+        raw = stream.get_extra_info("socket")
+        with call_deadline.until(time.perf_counter() - 1), pytest.raises(httpcore.ConnectTimeout):
+            stream.start_tls(ssl.create_default_context(), "localhost", timeout=2)
+        assert raw.fileno() == -1  # closed
