@@ -185,10 +185,10 @@ class Flatten:
             return self.report("", message, known, after_close, after_close, self.read_orders())
         self.progress(f"Reading the order book for closing orders already working ({host})…")
         book = self.read_orders()
-        if book is not None and book.counted_working() and not book.working:
+        if book is not None and book.counted_working() > len(book.working):
             self.errors.append(
-                "The order book's own counts show working orders but none of its rows does: the read "
-                "was incomplete."
+                f"The order book's own counts show {book.counted_working()} working orders but only "
+                f"{len(book.working)} of its rows do: the read was incomplete."
             )
             book = None  # rows left out may be the very closers: as good as unread
         if book is None:

@@ -4,6 +4,7 @@ and claims nothing the final reads of both books do not show. Real simulator, re
 from __future__ import annotations
 
 import io
+import threading
 
 from core.cli_kill import run_headless_kill
 from core.report import CancelReport, Verdict
@@ -78,3 +79,28 @@ def test_flat_positions_with_an_order_book_whose_counts_disagree_with_its_rows_a
     assert report.verdict is Verdict.UNVERIFIED, report.summary()
     assert report.exit_code != 0
     assert any("counts" in error for error in report.errors)
+
+
+def test_a_book_that_leaves_out_one_resting_closer_gets_no_second_closer() -> None:
+    # Two positions, both closers rest unfilled; the order book read before closing one by one
+    # lists one of them and leaves the other out, while its own counts still show two working.
+    # The read is incomplete: a second closer for the left-out one would reverse its position.
+    with Simulator(orders=0, positions=2, mode="live", seed=3, quirks=Quirks(closing_orders_rest=1.0)) as sim:
+        closed = threading.Event()
+
+        def leave_one_out(endpoint: str, _at: float) -> None:
+            if endpoint == "closeposition":
+                closed.set()
+            elif endpoint == "orderbook" and closed.is_set() and not sim.quirks.orderbook_omits:
+                sim.quirks.orderbook_omits = frozenset({sim.working_orders()[0]["orderid"]})
+
+        sim.on_request = leave_one_out
+        report = flatten(sim)
+        sim.quirks.orderbook_omits = frozenset()
+        per_position = closers_per_position(sim)
+        for order in sim.working_orders():
+            sim.fill_order(order["orderid"])
+        after = sim.open_positions()
+    assert set(per_position.values()) == {1}, per_position
+    assert after == [], f"a position reversed: {after}"
+    assert report.verdict is not Verdict.FLAT
