@@ -77,6 +77,7 @@ class StepsLane(QObject):
                 close_positions=scope.close_positions,
                 on_catch=lambda catch: self._emit(self.caught, catch),
                 on_tick=lambda left, working: self._emit(self.guardTick, left, working),
+                keep=report.flatten.closers if report.flatten is not None else (),  # never undo a close
             )
             if wants_guard
             else None

@@ -14,7 +14,7 @@ from core.guard import Catch, Guard, GuardReport
 from core.kill import KillSwitch
 from core.report import CancelReport, Verdict
 from core.scope import KillScope
-from core.simulator import Simulator
+from core.simulator import Quirks, Simulator
 from tests.ui.conftest import WAIT_MS
 from ui.steps_lane import StepsLane
 
@@ -100,3 +100,22 @@ def test_a_guard_that_fails_inside_ends_unverified_never_holding(
     assert final.verdict is Verdict.UNVERIFIED
     assert final.guard is not None and "not watching the account" in final.guard.stopped_early
     assert [str(exc) for exc in crashes] == ["a bug in the guard"]  # shown, not swallowed
+
+
+def test_the_windows_guard_keeps_the_closing_orders_the_kill_left_resting(qtbot: QtBot) -> None:
+    # A circuit limit holds the kill's closing order unfilled; the guard that follows in the
+    # window must not cancel it (and place another), or the close is undone.
+    with Simulator(orders=0, positions=1, mode="live", seed=3, quirks=Quirks(closing_orders_rest=1.0)) as sim:
+        with make_http_client() as http:
+            scope = KillScope(close_positions=True)
+            report = KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http), scope=scope).fire("test")
+        assert report.flatten is not None and report.flatten.closers
+        lane = StepsLane(make_http_client())
+        lane.configure(sim.url, sim.apikey, "KillSwitch")
+        with qtbot.waitSignal(lane.finished, timeout=WAIT_MS):
+            lane.after(report, KillScope(close_positions=True, guard_s=2.0), None)
+        lane.stop()
+        cancelled = [o["orderid"] for o in sim.all_orders() if o["order_status"] == "cancelled"]
+        working = sim.working_orders()
+    assert not set(cancelled) & set(report.flatten.closers), "the guard cancelled the kill's closer"
+    assert [o["orderid"] for o in working] == list(report.flatten.closers)
