@@ -83,6 +83,7 @@ class ServerKill:
         self.verdict_at: float | None = None  # time.monotonic() when the kill had its verdict
         self.step = ""  # the later step under way: guard | halt | "" (none, or all done)
         self.interrupted = False  # Ctrl+C or SIGTERM: no later step starts
+        self.stopped_why = ""  # why stop() was called, once it was
         self.done = threading.Event()
         self.abandoned = False  # given up on at a deadline: its thread may still be talking
         self._thread = threading.Thread(target=self._run, name=f"kill {target.host}", daemon=True)
@@ -130,6 +131,8 @@ class ServerKill:
             keep=report.flatten.closers if report.flatten is not None else (),
         )
         self.guard = guard
+        if self.stopped_why:  # stop() came while it was being made, after it looked for a guard
+            guard.stop(self.stopped_why)
         return with_guard(report, guard.run())
 
     def bound(self) -> float:
@@ -149,6 +152,7 @@ class ServerKill:
     def stop(self, why: str, *, interrupted: bool = True) -> None:
         """End it now: a kill still running is reported as it stands; a guard ends early. An
         interruption (Ctrl+C, SIGTERM) starts no later step: no guard, no halt."""
+        self.stopped_why = why  # before the guard is looked at: a guard made after this stops too
         self.interrupted = self.interrupted or interrupted
         if self.verdict_at is None:
             report = self.one.interrupt(why, interrupted=interrupted)
