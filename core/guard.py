@@ -148,8 +148,12 @@ class Guard:
         self.smart_limiter = RateLimiter(SMART_ORDER_RATE_LIMIT)
         self._own: set[str] = set(keep)  # closing orders: never cancelled
         self._closing: dict[PositionKey, _Closing] = {}
-        self._lost: set[PositionKey] = set()  # a closer's answer was lost: adopt what appears
+        # A closer's answer was lost: the next MARKET order on that position in its closing
+        # direction is most likely it (adopted once, never a runaway's order adding to it).
+        self._lost: dict[PositionKey, str] = {}
+        self._answer_lost: set[PositionKey] = set()  # for counting the position closed later
         self._last_working: tuple[Order, ...] = ()
+        self._last_complete = False  # the last order book read showed every working order
         self._ends = math.inf
         self._started = math.nan
         self._stop = threading.Event()
@@ -180,6 +184,8 @@ class Guard:
             if isinstance(book, OrderBook):
                 working = book.working
                 self._last_working = working
+                # Its own counts above its working rows: rows left out may be closers on their way.
+                self._last_complete = book.counted_working() <= len(working)
                 tally.max_working = max(tally.max_working, len(working))
                 for order in working:
                     if self.over():
@@ -189,6 +195,7 @@ class Guard:
                 if self.on_tick is not None:
                     self.tick(max(0.0, ends - self.clock()), len(working))
             else:
+                self._last_complete = False
                 self.error(book)
             if self.close_positions and self.clock() >= next_positions and not self.over():
                 next_positions = self.clock() + POSITIONS_EVERY_S
@@ -218,7 +225,9 @@ class Guard:
         if order.orderid in self._own:
             return True
         key = (order.symbol, order.exchange, order.product)
-        if key in self._lost and order.pricetype.upper() == "MARKET":
+        side = self._lost.get(key)
+        if side is not None and order.action == side and order.pricetype.upper() == "MARKET":
+            del self._lost[key]  # one order per lost answer
             self._own.add(order.orderid)  # the closer whose answer was lost, most likely
             return True
         return False
@@ -256,6 +265,8 @@ class Guard:
             self.error(book)
             return
         self.count_closed(book)
+        if not self._last_complete:
+            return  # a closer already working could not be ruled out: a second could reverse it
         cancelled = set(self._tally.caught)
         working = tuple(o for o in self._last_working if o.orderid not in cancelled)
         for position in book.open:
@@ -292,7 +303,8 @@ class Guard:
                 return
             self.error(result)
             if answer_lost(result):
-                self._lost.add(position.key)
+                self._lost[position.key] = position.closing_action
+                self._answer_lost.add(position.key)
             why = result.sentence
         if why and why != state.failed:
             state.failed = why
@@ -305,7 +317,7 @@ class Guard:
             if key in still_open:
                 continue
             del self._closing[key]
-            if state.orderid or key in self._lost:
+            if state.orderid or key in self._answer_lost:
                 self._tally.closed.append(state.position)
                 self.report(Catch(time.time(), "position", state.position.describe(), state.orderid))
 

@@ -4,10 +4,18 @@ an interrupted or unfinished guard never reads as flat. Real simulator, real soc
 from __future__ import annotations
 
 import io
+import threading
 import time
+from typing import Any
 
+import pytest
+
+from core import headless
 from core.cli_kill import run_headless_kill
+from core.client import OpenAlgoClient, make_http_client
+from core.guard import Guard, GuardReport
 from core.headless import ServerKill, Target
+from core.kill import KillSwitch
 from core.report import Verdict
 from core.scope import KillScope
 from core.simulator import Quirks, Simulator
@@ -106,3 +114,79 @@ def test_a_guard_given_up_on_while_it_runs_is_never_reported_flat() -> None:
         kill.http.close()  # an abandoned kill keeps its client for its process's life; not the test's
     assert report.verdict is Verdict.UNVERIFIED and report.exit_code == 1
     assert report.guard is not None and any("did not finish" in e for e in report.guard.errors)
+
+
+def test_a_lost_closer_answer_does_not_shelter_a_runaway_market_order_that_adds_to_the_position() -> None:
+    # The guard's closer goes out and its answer is lost; it adopts one MARKET order in the
+    # closing direction as that closer. A runaway's MARKET BUY on the long position adds to it:
+    # it is cancelled like any other runaway order.
+    quirks = Quirks(closing_orders_rest=1.0, lose_reply=frozenset({"placesmartorder"}))
+    with Simulator(orders=0, positions=0, mode="live", seed=3, quirks=quirks) as sim:
+        sim.open_position("SBIN", 10, product="MIS")
+        with make_http_client(only_host=sim.url) as http:
+            guard = Guard(OpenAlgoClient(sim.url, sim.apikey, http, strategy="ks"), 4.0, close_positions=True)
+            done: list[GuardReport] = []
+            thread = threading.Thread(target=lambda: done.append(guard.run()))
+            thread.start()
+            ends = time.monotonic() + 5
+            while sim.stats.requests.get("placesmartorder", 0) == 0 and time.monotonic() < ends:
+                time.sleep(0.02)
+            runaway = sim.place_order(
+                "SBIN", action="BUY", pricetype="MARKET", product="MIS", quantity=50, strategy="runaway"
+            )
+            thread.join(15)
+        status = {o["orderid"]: o["order_status"] for o in sim.all_orders()}
+        closers = [o for o in sim.all_orders() if o["action"] == "SELL"]
+    assert len(closers) == 1, closers
+    assert status[closers[0]["orderid"]] == "open", "the guard cancelled its own closer"
+    assert status[runaway] == "cancelled", "a runaway order adding to the position was kept"
+
+
+def test_a_ctrl_c_while_the_guard_is_being_made_stops_it() -> None:
+    # Ctrl+C (stop) landing between the kill thread's 'not interrupted' check and the guard's
+    # creation. A signal's timing cannot be arranged over real sockets, so the test makes the
+    # guard through a wrapper that calls stop() at that exact moment.
+    with Simulator(orders=3, mode="live", seed=3) as sim:
+        kill = ServerKill(
+            Target(sim.url, sim.apikey, "ks"),
+            deadline_s=10.0,
+            scope=KillScope(guard_s=30.0),
+            trigger="test",
+            record=None,
+            locks=None,
+        )
+
+        def guard_while_interrupted(*args: Any, **kwargs: Any) -> Guard:
+            kill.stop("Interrupted by Ctrl+C")
+            return Guard(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(headless, "Guard", guard_while_interrupted)
+            started = time.monotonic()
+            kill.start()
+            assert kill.done.wait(15)
+            took = time.monotonic() - started
+        kill.close()
+    assert took < 10, f"the guard ran {took:.1f} s after Ctrl+C"
+    report = kill.final_report()
+    assert report.guard is not None and "Ctrl+C" in report.guard.stopped_early
+
+
+def test_the_guard_sends_no_second_closer_when_the_book_leaves_the_first_out() -> None:
+    # The kill's closer rests unfilled; the guard's order book reads leave it out while their
+    # counts still show it working. The guard cannot rule out a closer on its way: it sends none.
+    with Simulator(orders=0, positions=1, mode="live", seed=3, quirks=Quirks(closing_orders_rest=1.0)) as sim:
+        with make_http_client(only_host=sim.url) as http:
+            client = OpenAlgoClient(sim.url, sim.apikey, http, strategy="ks")
+            report = KillSwitch(client, scope=KillScope(close_positions=True)).fire("test")
+            assert report.flatten is not None and len(report.flatten.closers) == 1
+            sim.quirks.orderbook_omits = frozenset(report.flatten.closers)
+            smart_before = sim.stats.requests.get("placesmartorder", 0)
+            Guard(client, 2.0, close_positions=True).run()
+            smart_after = sim.stats.requests.get("placesmartorder", 0)
+        sim.quirks.orderbook_omits = frozenset()
+        for order in sim.working_orders():
+            sim.fill_order(order["orderid"])
+        after = sim.open_positions()
+    assert smart_after == smart_before, "the guard sent a second closer"
+    assert after == []
