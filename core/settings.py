@@ -204,7 +204,7 @@ def from_dict(raw: dict[str, Any]) -> Settings:
                 value = float(value)
             elif isinstance(default, str):
                 value = str(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(Infinity): JSON allows it
             continue
         values[f.name] = value
     return Settings(**values).validated()

@@ -42,6 +42,10 @@ def test_a_nan_deadline_or_guard_in_the_settings_file_falls_back_to_the_defaults
     assert (loaded.deadline_s, loaded.guard_s, loaded.poll_interval_s) == (30.0, 0.0, 1.0)
     from_text = settings_store.from_dict({"deadline_s": "nan", "guard_s": "inf"})
     assert (from_text.deadline_s, from_text.guard_s) == (30.0, 0.0)
+    # A whole-number setting given as Infinity (int() raises OverflowError, not ValueError).
+    path.write_text('{"hold_ms": Infinity, "window_width": -Infinity, "deadline_s": 12}', "utf-8")
+    loaded = settings_store.load(path)
+    assert (loaded.hold_ms, loaded.window_width, loaded.deadline_s) == (600, 0, 12.0)
 
 
 def test_a_halt_whose_answer_was_lost_reports_the_mode_read_back() -> None:
