@@ -52,7 +52,13 @@ def halt(client: OpenAlgoClient, *, within: float = 10.0) -> HaltReport:
                 "analyze",
             )
         if isinstance(now, AnalyzerStatus):
-            return HaltReport(False, f"New live orders were NOT halted: {switched.sentence}", now.mode)
+            later = (
+                " The server still read back in live mode, but the switch may yet take effect — check "
+                "OpenAlgo's analyzer page."
+                if switched.delivered
+                else ""
+            )
+            return HaltReport(False, f"New live orders were NOT halted: {switched.sentence}{later}", now.mode)
         return HaltReport(
             False,
             f"New live orders may NOT be halted: {switched.sentence} The mode could not be read back "
