@@ -58,9 +58,10 @@ def lanes_factory(qapp: Any, simulator: Simulator) -> Iterator[LanesFactory]:
 WAIT_MS = 30_000
 """How long a Qt test waits for a signal or a condition before it fails: far above what any takes."""
 
-# The tests mean "not frozen" (a 1.5 s keyring call or a hung request on the UI thread), not
-# "smooth": 100 ms tripped on a loaded machine's scheduling alone.
-STALL_LIMIT_MS = 500.0
+# Issue #10's bar. Measured here: the longest stalls in these tests are 6-33 ms, quiet or with
+# both cores busy (a spinning process and a second test run), so 100 ms has 3x headroom and still
+# catches a 1.5 s keyring call or a hung request on the UI thread.
+STALL_LIMIT_MS = 100.0
 """A responsiveness test fails when the UI thread went this long without running its event loop."""
 
 
