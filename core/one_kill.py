@@ -336,18 +336,11 @@ class OneKill:
         if record is None:
             return None
         try:
-            rows = record.recent_kills(server, _RECENT_KILLS)
+            rows = record.unsettled_kills(server, time.time() - CANCEL_ALL_MAY_RUN_S)
         except Exception:  # the record must never stand between a trader and a kill
             log.exception("could not read the last kills on %s", server)
             return None
-        now = time.time()
-        running = [
-            started_at
-            for kill_id, started_at, _state, cancel_all in rows
-            if kill_id != this_kill
-            and now - started_at <= CANCEL_ALL_MAY_RUN_S
-            and cancel_all not in ("answered", "not_sent", "skipped")
-        ]
+        running = [started_at for kill_id, started_at in rows if kill_id != this_kill]
         if not running:
             return None
         return _skip_sentence(max(running))
@@ -399,7 +392,6 @@ class _OwnKill:
 
 
 _CLOCK_SLACK_S: Final = 2.0  # a report is that kill's end; its lock is let go a moment later
-_RECENT_KILLS: Final = 50  # kills read back to find every one within CANCEL_ALL_MAY_RUN_S
 
 
 def _who(note: dict[str, Any]) -> str:

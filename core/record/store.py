@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS exchanges (
 );
 CREATE INDEX IF NOT EXISTS exchanges_by_kill ON exchanges(kill_id, id);
 CREATE INDEX IF NOT EXISTS kills_by_server ON kills(server, id);
+CREATE INDEX IF NOT EXISTS kills_by_server_start ON kills(server, started_at);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -376,22 +377,23 @@ class KillRecord:
                 [(f"[{surface}]", kill_id, f"[{surface}]") for kill_id in kill_ids],
             )
 
-    def recent_kills(self, server: str, limit: int) -> list[tuple[int, float, KillState, str | None]]:
-        """The newest kills on ``server``, newest first: id, start (wall clock), state, and what
-        became of its cancel-all (``CancelReport.cancel_all``; for a kill whose process died, the
-        record's word: "answered" when an answer was kept, else None -- not known)."""
+    def unsettled_kills(self, server: str, since: float) -> list[tuple[int, float]]:
+        """Kills on ``server`` started at or after ``since`` (wall clock) whose cancel-all may
+        still be running there: it went out and was never answered, or nobody knows what became of
+        it (the kill's process died and no answer was kept). Id and start, newest first. Kills
+        whose cancel-all was answered, never sent or skipped are left out in the query, so the
+        usual answer is no rows at all."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT k.id, k.started_at, k.state, k.cancel_all, EXISTS ("
+                "SELECT k.id, k.started_at FROM kills k WHERE k.server = ? AND k.started_at >= ?"
+                " AND (k.cancel_all IS NULL OR k.cancel_all NOT IN ('answered', 'not_sent', 'skipped'))"
+                " AND (k.cancel_all IS NOT NULL OR NOT EXISTS ("
                 "  SELECT 1 FROM exchanges e WHERE e.kill_id = k.id AND e.endpoint = 'cancelallorder'"
                 "  AND e.http_status IS NOT NULL"
-                ") FROM kills k WHERE k.server = ? ORDER BY k.id DESC LIMIT ?",
-                (self._clean(server), limit),
+                " )) ORDER BY k.id DESC",
+                (self._clean(server), since),
             ).fetchall()
-        return [
-            (kill_id, started_at, KillState(state), cancel_all or ("answered" if answered else None))
-            for kill_id, started_at, state, cancel_all, answered in rows
-        ]
+        return [(kill_id, started_at) for kill_id, started_at in rows]
 
     def add_event(self, server: str, what: str, detail: str = "") -> None:
         """Keep a deliberate act that is not a kill (resuming live trading after a halt)."""
