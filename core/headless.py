@@ -14,6 +14,7 @@ second, the guard's time plus its last read, the halt's few requests.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -116,6 +117,9 @@ class ServerKill:
         except Exception:  # a bug here must end in the report so far, never a silent thread
             log.exception("the kill on %s failed unexpectedly", self.target.host)
         finally:
+            # Its connections end with it, also when it was given up on and nobody waits for it.
+            with contextlib.suppress(Exception):
+                self.http.close()
             self.done.set()
 
     def _hold_flat(self, report: CancelReport) -> CancelReport:
