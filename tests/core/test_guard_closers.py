@@ -16,21 +16,20 @@ from core.client import OpenAlgoClient, make_http_client
 from core.guard import Guard, GuardReport
 from core.headless import ServerKill, Target
 from core.kill import KillSwitch
-from core.report import Verdict
+from core.report import CancelReport, Verdict
 from core.scope import KillScope
 from core.simulator import Quirks, Simulator
 
 
+def flatten_and_guard(sim: Simulator, guard_s: float) -> tuple[CancelReport, int]:
+    """A scripted kill that closes positions and then guards for ``guard_s``."""
+    scope = KillScope(close_positions=True, guard_s=guard_s)
+    return run_headless_kill(sim.url, sim.apikey, "ks", 20.0, scope=scope, err=io.StringIO())
+
+
 def test_the_guard_never_cancels_a_resting_closer_nor_sends_a_second() -> None:
     with Simulator(orders=0, positions=1, mode="live", seed=3, quirks=Quirks(closing_orders_rest=1.0)) as sim:
-        report, code = run_headless_kill(
-            sim.url,
-            sim.apikey,
-            "ks",
-            20.0,
-            scope=KillScope(close_positions=True, guard_s=3.0),
-            err=io.StringIO(),
-        )
+        report, code = flatten_and_guard(sim, 3.0)
         cancelled = [o for o in sim.all_orders() if o["order_status"] == "cancelled"]
         working = sim.working_orders()
         for order in working:
@@ -46,14 +45,7 @@ def test_an_uncloseable_position_is_retried_with_backoff_and_never_counted_close
     quirks = Quirks(cnc_bought_today_unsellable=True)
     with Simulator(orders=0, positions=0, mode="live", seed=3, quirks=quirks) as sim:
         sim.open_position("SBIN", 10, product="CNC")
-        report, _code = run_headless_kill(
-            sim.url,
-            sim.apikey,
-            "ks",
-            20.0,
-            scope=KillScope(close_positions=True, guard_s=5.0),
-            err=io.StringIO(),
-        )
+        report, _code = flatten_and_guard(sim, 5.0)
         smart_orders = sim.stats.requests.get("placesmartorder", 0)
         still_open = sim.open_positions()
     assert report.guard is not None and still_open
