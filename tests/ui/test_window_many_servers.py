@@ -21,6 +21,8 @@ from core.settings import Server
 from core.simulator import Quirks, Simulator
 from tests.ui.conftest import WAIT_MS
 from ui.main_window import MainWindow
+from ui.server_list import ServerDialog
+from ui.settings_dialog import SettingsDialog
 
 
 @pytest.fixture
@@ -35,6 +37,18 @@ def make_window(open_window: Callable[..., MainWindow], tmp_path: Path) -> Calla
         return open_window(sims, deadline_s=deadline_s, window={"settings_path": tmp_path / "settings.json"})
 
     return make
+
+
+def add_server_in_settings(qtbot: QtBot, window: MainWindow) -> tuple[SettingsDialog, ServerDialog]:
+    """Once the window runs on its one server: open Settings and press Add under more servers."""
+    qtbot.waitUntil(lambda: len(window.servers.links) == 1, timeout=WAIT_MS)
+    window.open_settings()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    dialog.more_servers.add()
+    editor = dialog.more_servers.dialog
+    assert editor is not None
+    return dialog, editor
 
 
 def test_the_button_counts_every_servers_orders_and_names_how_many_servers(
@@ -83,13 +97,7 @@ def test_settings_add_and_remove_servers_and_the_window_follows(
     qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
 ) -> None:
     window = make_window(sims[:1])
-    qtbot.waitUntil(lambda: len(window.servers.links) == 1, timeout=WAIT_MS)
-    window.open_settings()
-    dialog = window.settings_dialog
-    assert dialog is not None
-    dialog.more_servers.add()
-    editor = dialog.more_servers.dialog
-    assert editor is not None
+    dialog, editor = add_server_in_settings(qtbot, window)
     editor.url_edit.setText(sims[0].url)  # the first server again: refused with a sentence
     editor.accept()
     assert editor.isVisible() and "already in the list" in editor.error.text()
@@ -195,13 +203,7 @@ def test_keys_typed_for_other_servers_never_reach_the_log(
     qtbot: QtBot, sims: list[Simulator], make_window: Callable[..., MainWindow]
 ) -> None:
     window = make_window(sims[:1])
-    qtbot.waitUntil(lambda: len(window.servers.links) == 1, timeout=WAIT_MS)
-    window.open_settings()
-    dialog = window.settings_dialog
-    assert dialog is not None
-    dialog.more_servers.add()
-    editor = dialog.more_servers.dialog
-    assert editor is not None
+    dialog, editor = add_server_in_settings(qtbot, window)
     editor.url_edit.setText(sims[1].url)
     editor.label_edit.setText("Dhan")
     editor.key_edit.setText(sims[1].apikey)
