@@ -116,12 +116,12 @@ def test_a_bad_url_exits_2(clean_env: dict[str, str]) -> None:
 @pytest.mark.skipif(
     "sys.platform != 'linux'", reason="takes the Secret Service away; Windows and macOS always have a keyring"
 )
-def test_set_key_without_a_keyring_stores_nothing_in_plain_text(
+def test_set_key_without_a_keyring_stores_nothing_in_plain_text_and_points_to_the_environment(
     clean_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**clean_env, "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "set-key", "--host", "http://127.0.0.1:5000"],
+    result = subprocess.run(  # -W error: a piped key is read quietly (no GetPassWarning)
+        [sys.executable, "-W", "error", str(ROOT / "main.py"), "set-key", "--host", "http://127.0.0.1:5000"],
         input="secret-key-123456\n",
         capture_output=True,
         text=True,
@@ -130,7 +130,10 @@ def test_set_key_without_a_keyring_stores_nothing_in_plain_text(
         check=False,
     )
     assert result.returncode == 2
-    assert "Nothing was stored" in result.stderr
+    assert result.stderr.startswith("killswitch: no keyring is running here. Nothing was stored")
+    assert "$OPENALGO_API_KEY" in result.stderr
+    assert "session" not in result.stderr  # a command has no session to keep a key for
+    assert "Warning" not in result.stderr
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert not any(b"secret-key-123456" in p.read_bytes() for p in written)
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,29 +85,3 @@ def test_a_502_prints_its_sentence_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert code == 1
     assert shown.count(PROXY_502) == 1
     assert shown.count("lost its answer (HTTP 502)") == 1
-
-
-def test_set_key_without_a_keyring_points_to_the_environment_not_a_session(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENALGO_API_KEY", "OPENALGO_HOST")}
-    env |= {
-        "KILLSWITCH_CONFIG_DIR": str(tmp_path / "config"),
-        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
-        "HOME": str(tmp_path / "home"),
-        "XDG_DATA_HOME": str(tmp_path / "xdg"),
-    }
-
-    done = subprocess.run(
-        [sys.executable, "-W", "error", str(ROOT / "main.py"), "set-key", "--host", "http://127.0.0.1:5000"],
-        input="secret-key-123456\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-    assert done.returncode == 2
-    assert done.stderr.startswith("killswitch: no keyring is running here. Nothing was stored")
-    assert "$OPENALGO_API_KEY" in done.stderr
-    assert "session" not in done.stderr
-    assert "Warning" not in done.stderr
