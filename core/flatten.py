@@ -185,7 +185,7 @@ class Flatten:
             return self.report("", message, known, after_close, after_close, self.read_orders())
         self.progress(f"Reading the order book for closing orders already working ({host})…")
         book = self.read_orders()
-        if book is not None and book.counted_working() > len(book.working):
+        if book is not None and book.rows_left_out():
             self.errors.append(
                 f"The order book's own counts show {book.counted_working()} working orders but only "
                 f"{len(book.working)} of its rows do: the read was incomplete."

@@ -184,8 +184,7 @@ class Guard:
             if isinstance(book, OrderBook):
                 working = book.working
                 self._last_working = working
-                # Its own counts above its working rows: rows left out may be closers on their way.
-                self._last_complete = book.counted_working() <= len(working)
+                self._last_complete = not book.rows_left_out()  # left out: closers on their way?
                 tally.max_working = max(tally.max_working, len(working))
                 for order in working:
                     if self.over():

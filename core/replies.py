@@ -180,6 +180,11 @@ class OrderBook:
             for key in ("total_open_orders", "total_trigger_pending_orders")
         )
 
+    def rows_left_out(self) -> bool:
+        """The book's own counts show more working orders than its rows do: some rows are
+        missing, and a missing row may be the very order a caller is looking for."""
+        return self.counted_working() > len(self.working)
+
     def ids(self) -> frozenset[str]:
         return frozenset(o.orderid for o in self.orders if o.orderid)
 
