@@ -67,7 +67,7 @@ class Rig:
         ).validated()
         store = SessionKeyStore()
         store.set(url, apikey)
-        # The app writes each kill to its record before the first request: measure that too.
+        # The app writes each kill to its record (while its cancel-all is on its way): measure that too.
         self.record_dir = tempfile.TemporaryDirectory(prefix="ks-bench-record-")
         self.record = KillRecord(Path(self.record_dir.name) / "kills.sqlite3")
         self.lanes = Lanes(

@@ -107,14 +107,21 @@ class KillSwitch:
         triggered_at: float | None = None,
         known: Iterable[Order] = (),
         skip_cancel_all: str | None = None,
+        on_underway: Callable[[], None] | None = None,
     ) -> CancelReport:
         """Run a kill and return its report. Never raises.
 
         ``skip_cancel_all`` (a sentence why) makes the kill read the book and cancel what is left
         one by one without a cancel-all: for when an earlier cancel-all may still be running on
-        the server, since two at once race inside it."""
+        the server, since two at once race inside it.
+
+        ``on_underway`` is called once, on this thread, as soon as the cancel-all is on the wire
+        (while the server works on it), or before anything else when the kill sends none or the
+        request could not be written, and always before the first exchange is passed on: the
+        bookkeeping that must not delay the cancel-all (``core.one_kill`` begins the kill's record
+        there)."""
         t0 = self._clock() if triggered_at is None else triggered_at
-        run = _KillRun(self, trigger, t0, known, skip_cancel_all)
+        run = _KillRun(self, trigger, t0, known, skip_cancel_all, on_underway)
         self._run = run
         try:
             return run.execute()
@@ -148,6 +155,7 @@ class KillSwitch:
     def _observe(self, exchange: Exchange) -> None:
         run = self._run
         if run is not None:
+            run.underway()
             run.exchanges.append(exchange)
         if self.on_exchange is not None:
             self.on_exchange(exchange)
@@ -172,8 +180,10 @@ class _KillRun:
         t0: float,
         known: Iterable[Order],
         skip_cancel_all: str | None = None,
+        on_underway: Callable[[], None] | None = None,
     ) -> None:
         self.switch = switch
+        self._on_underway = on_underway
         self.client = switch.client
         self.trigger = trigger
         self.t0 = t0
@@ -245,16 +255,28 @@ class _KillRun:
 
     # -- the procedure -------------------------------------------------------------------
 
+    def underway(self) -> None:
+        """Call ``on_underway`` the first time (see :meth:`KillSwitch.fire`); never raises."""
+        then, self._on_underway = self._on_underway, None
+        if then is not None:
+            try:
+                then()
+            except Exception:  # bookkeeping must never stop a kill
+                log.exception("the kill's on_underway callback failed")
+
     def execute(self) -> CancelReport:
         if self.skip_cancel_all:
+            self.underway()
             self.cancel_all = "skipped"
             self.message = self.skip_cancel_all
             self.take_known()
         else:
             self.send_cancel_all()
+            self.underway()  # when the request could not be written
         return self.verify()
 
     def sent(self) -> None:
+        self.underway()  # the request is out: the server works on it while this runs
         self.cancel_all = "sent"
         self.progress("cancel_all_sent", f"Cancel-all sent — waiting for {self.client.host} to answer…")
 

@@ -11,8 +11,8 @@ The database runs in WAL mode with ``synchronous=NORMAL``: a committed row is in
 write-ahead log (the operating system's file cache) before the call returns, so a crash or a
 ``kill -9`` of the app between two commits leaves a database that opens cleanly with everything
 committed before it. Only a power cut or an OS crash can lose the last commits: ``FULL`` would
-close that gap with an fsync per commit -- on the panic path, before the cancel-all goes out
-and after every cancel of the sweep -- and a kill switch must not wait on a disk to fire.
+close that gap with an fsync per commit -- on the kill's path, while the cancel-all is on its
+way and after every cancel of the sweep -- and a kill switch must not wait on a disk.
 A kill stopped before its verdict (Ctrl+C, the window closed anyway) is marked ``interrupted``
 at once with its report so far (:meth:`KillRecord.interrupt`); one whose process died is marked
 at the next start (:meth:`KillRecord.mark_interrupted`), unless it is still running in another
