@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import sqlite3
+import struct
 import sys
 import threading
 import time
@@ -101,6 +102,8 @@ class OneKill:
     ) -> None:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # a kill is begun in the record once
+        # server -> (its lock's turns, its unsettled kills in the record then): see prepare()
+        self._read_ahead: dict[str, tuple[int, list[tuple[int, float]]]] = {}
         self._current: RunningKill | None = None
         self._recording: RunningKill | None = None  # the kill run() is running: its exchanges are kept
         self.started = 0  # kills started in this process, so a reader can tell one began
@@ -183,7 +186,7 @@ class OneKill:
             earlier = joined.earlier
         try:
             known = self._known()
-            skip = self._cancel_all_may_be_running(server) or _still_cancelling(earlier)
+            skip = self._cancel_all_may_be_running(server, lock) or _still_cancelling(earlier)
             report = switch.fire(
                 kill.trigger,
                 triggered_at=kill.triggered_at,
@@ -329,24 +332,52 @@ class OneKill:
             deadline_s=switch.deadline_s,
         )
 
-    def _cancel_all_may_be_running(self, server: str) -> str | None:
+    def _cancel_all_may_be_running(self, server: str, lock: ServerLock | None) -> str | None:
         """Why this kill must not send a cancel-all (an earlier one on this server, in the last
         :data:`CANCEL_ALL_MAY_RUN_S`, went out and was never answered, or nobody knows what became
         of it, so it may still be running there), or None.
 
         Every such kill counts, not only the last: a kill that skipped its cancel-all because of
-        an earlier one says nothing about whether that earlier one is still running."""
+        an earlier one says nothing about whether that earlier one is still running.
+
+        The record's answer read ahead (:meth:`prepare`) is used when the lock's turns have not
+        moved since: no kill of this server was written down or ended anywhere in between. A
+        query of the record costs ~0.25 ms on a CPU just woken by a press; the turns, one read
+        of eight bytes."""
         record = self.record
         if record is None:
             return None
+        turns = lock.turns() if lock is not None else None
+        ahead = self._read_ahead.get(server)
+        if turns is not None and ahead is not None and ahead[0] == turns:
+            rows = ahead[1]
+        else:
+            try:
+                rows = record.unsettled_kills(server, time.time() - CANCEL_ALL_MAY_RUN_S)
+            except Exception:  # the record must never stand between a trader and a kill
+                log.exception("could not read the last kills on %s", server)
+                return None
+        since = time.time() - CANCEL_ALL_MAY_RUN_S
+        running = [started_at for _, started_at in rows if started_at >= since]
+        if not running:
+            return None
+        return _skip_sentence(max(running))
+
+    def prepare(self) -> None:
+        """Read ahead, off the panic path, what the next press's check of earlier kills needs
+        (:meth:`_cancel_all_may_be_running`). The kill lane calls it when it starts and after
+        each kill, on its own thread; a press that finds it stale reads the record itself."""
+        record, locks = self.record, self.locks
+        if record is None or locks is None:
+            return
+        server = self._switch.client.host
         try:
-            rows = record.unsettled_kills(server, time.time() - CANCEL_ALL_MAY_RUN_S)
-        except Exception:  # the record must never stand between a trader and a kill
-            log.exception("could not read the last kills on %s", server)
-            return None
-        if not rows:
-            return None
-        return _skip_sentence(max(started_at for _, started_at in rows))
+            turns = locks.for_server(server).turns()  # first: a turn taken after it makes this stale
+            if turns is not None:
+                rows = record.unsettled_kills(server, time.time() - CANCEL_ALL_MAY_RUN_S)
+                self._read_ahead[server] = (turns, rows)
+        except Exception:  # the press reads the record itself
+            log.exception("could not read the last kills on %s ahead", server)
 
     def _write_down(self, kill: RunningKill, server: str, lock: ServerLock | None) -> None:
         """Begin ``kill`` in the record and say in the lock's note who holds it; once per kill.
@@ -519,13 +550,21 @@ class ServerLocks:
             lock.close()
 
 
-_NOTE_AT: Final = 1  # the note follows the one byte that Windows' msvcrt.locking locks
+_TURNS_AT: Final = 1  # after the one byte that Windows' msvcrt.locking locks: the turns counter
+_TURNS = struct.Struct("<Q")
+_NOTE_AT: Final = _TURNS_AT + _TURNS.size  # then the holder's note
 
 
 class ServerLock:
     """An exclusive lock on one server's kills, held by one process at a time; the operating
     system releases it when its holder exits or dies. In the lock file, after its first byte, a
-    note says who holds it.
+    counter of turns and a note that says who holds it.
+
+    **Turns** (:meth:`turns`): every holder adds one when it names its kill in the note and
+    again when it lets go, so a process that reads the same count twice knows that no kill of
+    this server, in any process, was written down or ended in between. That lets a press skip
+    reading the record for an earlier kill whose cancel-all may still be running
+    (:class:`OneKill` keeps the last answer with the count it was read at).
 
     Advisory file locks: ``flock`` on Linux and macOS, ``msvcrt.locking`` on Windows. The file
     stays open between kills (taking the lock is then one system call); it is opened again if
@@ -592,10 +631,24 @@ class ServerLock:
             "server": self.server,
             "since": time.time(),
         }
-        data = json.dumps(note).encode()
         with contextlib.suppress(OSError):
-            _write_at(fd, _NOTE_AT, data)
-            os.ftruncate(fd, _NOTE_AT + len(data))
+            data = _TURNS.pack(self._turns_in(fd) + 1) + json.dumps(note).encode()
+            _write_at(fd, _TURNS_AT, data)
+            os.ftruncate(fd, _TURNS_AT + len(data))
+
+    def turns(self) -> int | None:
+        """How many times kills of this server were named here or ended (see the class
+        docstring); None when the lock file cannot be read."""
+        try:
+            fd = self._fd if self._fd is not None else self._open()
+            return self._turns_in(fd)
+        except OSError:
+            return None
+
+    @staticmethod
+    def _turns_in(fd: int) -> int:
+        raw = _read_at(fd, _TURNS_AT, _TURNS.size)
+        return _TURNS.unpack(raw)[0] if len(raw) == _TURNS.size else 0
 
     def release(self) -> None:
         """Let go of the lock, its note wiped first: a process that takes the lock next must
@@ -605,6 +658,8 @@ class ServerLock:
         self._held = False
         fd = self._fd
         if fd is not None:
+            with contextlib.suppress(OSError):
+                _write_at(fd, _TURNS_AT, _TURNS.pack(self._turns_in(fd) + 1))
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, _NOTE_AT)
             with contextlib.suppress(OSError):
@@ -644,12 +699,14 @@ class ServerLock:
 
 def _read_from(fd: int, offset: int) -> bytes:
     size = os.fstat(fd).st_size
-    if size <= offset:
-        return b""
+    return _read_at(fd, offset, size - offset) if size > offset else b""
+
+
+def _read_at(fd: int, offset: int, size: int) -> bytes:
     if hasattr(os, "pread"):
-        return os.pread(fd, size - offset, offset)
+        return os.pread(fd, size, offset)
     os.lseek(fd, offset, os.SEEK_SET)
-    return os.read(fd, size - offset)
+    return os.read(fd, size)
 
 
 def _write_at(fd: int, offset: int, data: bytes) -> None:

@@ -196,6 +196,7 @@ class KillLane(QObject):
 
     def _serve(self) -> None:
         try:
+            self.one.prepare()  # not on the UI thread: it reads the record
             while True:
                 command = self._inbox.get()
                 if command is _STOP:
@@ -217,10 +218,12 @@ class KillLane(QObject):
             self._herald.announce()  # a kill that never sent its cancel-all still started
             self._emit(command.kill, report)
             self.one.switch.client.prepare_cancel_all()  # for the next press
+            self.one.prepare()
         elif isinstance(command, _Reconfigure):
             self.one.use(
                 self._make_switch(command.host, command.apikey, command.strategy, command.deadline_s)
             )
+            self.one.prepare()
         elif isinstance(command, KillScope):  # between kills: the next kill has this scope
             self.scope = command
             self.one.switch.scope = command

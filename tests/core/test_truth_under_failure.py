@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from core.client import OpenAlgoClient, make_http_client
+from core.kill import KillSwitch
+from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord, KillState
+from core.report import Verdict
 from core.settings import Settings, save
 from core.simulator import Quirks, Simulator
 from tests.core.cli_process import cli, start_cli, wait_for_requests
@@ -229,6 +233,35 @@ def test_after_a_cancel_all_that_may_still_be_running_the_next_kill_sweeps_inste
     assert result.returncode == 0 and report["verdict"] == "flat"
     assert report["cancel_all"] == "skipped" and len(report["canceled_by_sweep"]) == 5
     assert "may still be running" in report["message"]
+
+
+def test_a_window_that_read_ahead_still_holds_back_after_another_process_left_a_cancel_all_unanswered(
+    env: dict[str, str],
+) -> None:
+    # The window's kill lane reads the record ahead of a press (nothing unsettled then) and
+    # trusts that answer only while no kill of the server has taken a turn anywhere. A script's
+    # cancel-all, Ctrl+C'd while it waited for the answer, took one: the press must see it.
+    data = Path(env["KILLSWITCH_DATA_DIR"])
+    with (
+        Simulator(orders=5, seed=3, quirks=Quirks(hang=frozenset({"cancelallorder"}))) as sim,
+        make_http_client() as http,
+        KillRecord(data / "kills.sqlite3", secret=sim.apikey) as record,
+    ):
+        switch = KillSwitch(OpenAlgoClient(sim.url, sim.apikey, http), deadline_s=5)
+        window = OneKill(switch, record=record, locks=ServerLocks(data / "locks"))
+        window.prepare()
+        proc = start_cli(
+            "cancel-all", "--host", sim.url, "--json", env={**env, "OPENALGO_API_KEY": sim.apikey}
+        )
+        wait_for_requests(proc, sim)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=5)
+        sim.quirks = Quirks()
+        report = window.fire("button")
+        assert sim.stats.requests.get("cancelallorder") == 1
+        assert sim.working_orders() == []
+    assert report.verdict is Verdict.FLAT and report.cancel_all == "skipped"
+    assert "may still be running" in report.message
 
 
 def test_after_an_answered_cancel_all_the_next_kill_sends_its_own(env: dict[str, str]) -> None:
