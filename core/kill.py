@@ -391,10 +391,10 @@ class _KillRun:
 
         def cancel(order: Order) -> None:
             self.cancel_one(order, stop)
-            with self.lock:
+            with self.lock:  # said under the lock, so the counts arrive in order
                 done[0] += 1
                 count = done[0]
-            self.progress("sweeping", f"Cancelled {count} of {total} surviving orders…", count, total)
+                self.progress("sweeping", f"Cancelled {count} of {total} surviving orders…", count, total)
 
         workers = min(self.switch.sweep_workers, total)
         if workers == 1:

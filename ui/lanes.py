@@ -49,7 +49,7 @@ from core.one_kill import OneKill, RunningKill, ServerLocks
 from core.orders import Order
 from core.record import KillRecord
 from core.replies import ApiError, ErrorKind, OrderBook
-from core.report import CancelReport, KillProgress
+from core.report import CancelReport
 from core.scope import KillScope
 from core.settings import data_dir
 from ui.connection_state import ConnectionState, ConnectionTest, initial_state
@@ -361,10 +361,11 @@ class Lanes(QObject):
         if not self._stopped:
             self.killStarted.emit(trigger)
 
-    @Slot(object)
-    def _on_progress(self, progress: KillProgress) -> None:
-        if not self._stopped:
-            self.killProgress.emit(progress)
+    @Slot()
+    def _on_progress(self) -> None:
+        for progress in self._herald.take_progress():  # coalesced: the latest of each phase
+            if not self._stopped:
+                self.killProgress.emit(progress)
 
     # -- polls (this object's thread) ----------------------------------------------------
 

@@ -4,6 +4,7 @@ when the request cannot get out, and always before the kill's progress and its r
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from core.client import make_http_client
 from core.report import CancelReport, KillProgress, Verdict
+from core.simulator import Simulator
 from tests.ui.conftest import LanesFactory
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")
@@ -71,3 +73,33 @@ def test_a_kill_whose_request_cannot_get_out_still_shows_that_it_started(
 
     report: CancelReport = finished.args[0]
     assert report.verdict is not Verdict.FLAT
+
+
+def test_a_burst_of_progress_reaches_the_window_as_its_latest_count(
+    qtbot: QtBot, simulator: Simulator, lanes_factory: LanesFactory
+) -> None:
+    # Cancel-all leaves every order working, and the deadline passes long before the sweep (10
+    # cancels a second) gets through 300: every order left says "failed" within milliseconds.
+    # One queued update each kept the window busy for ~15 ms in a row. A window slower than the
+    # kill (here 5 ms per update) must hear the burst as a few updates, the last with the final
+    # count.
+    simulator.add_random_orders(300 - len(simulator.working_orders()))
+    simulator.quirks.cancelall_skips_pricetypes = frozenset({"MARKET", "LIMIT", "SL", "SL-M"})
+    lanes = lanes_factory(deadline_s=1.5)
+    qtbot.waitUntil(lambda: lanes.connection.connected, timeout=POLL_MS)
+    sweeping: list[KillProgress] = []
+
+    def slow_window(progress: KillProgress) -> None:
+        if progress.phase == "sweeping":
+            sweeping.append(progress)
+        time.sleep(0.005)
+
+    lanes.killProgress.connect(slow_window)
+
+    with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as finished:
+        lanes.fire("button")
+
+    report: CancelReport = finished.args[0]
+    assert report.verdict is Verdict.ORDERS_REMAIN and len(report.failures) > 200
+    assert sweeping and sweeping[-1].done == sweeping[-1].total  # the last count, not a stale one
+    assert len(sweeping) < 60  # one per order swept in time (~15) and a few for the burst, not 300
