@@ -27,18 +27,20 @@ import getpass
 import json
 import os
 import re
-import socket
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from core.settings import APP_DIR_NAME
+
+if TYPE_CHECKING:  # imported where a window is asked: the window itself starts without it
+    import socket
 
 ENV_RUNTIME_DIR = "KILLSWITCH_RUNTIME_DIR"
 SOCKET_FILE = "window.sock"
@@ -217,6 +219,8 @@ class _Conversation:
             return cls(None, pipe)
         if not _ours(Path(name)):
             return None
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout_s)
         try:

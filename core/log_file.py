@@ -9,7 +9,6 @@ message, arguments, traceback and stack -- so a key that reaches an exception me
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import threading
 from pathlib import Path
@@ -22,10 +21,43 @@ LOG_FILE_NAME: Final = "killswitch.log"
 MAX_BYTES: Final = 1_000_000
 BACKUPS: Final = 3
 _FORMAT: Final = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+_EARLY: Final = "killswitch-early-records"
 
 
 def log_dir() -> Path:
     return data_dir() / "logs"
+
+
+def log_path(directory: Path | None = None) -> Path:
+    """Where :func:`open_log` writes."""
+    return (log_dir() if directory is None else directory) / LOG_FILE_NAME
+
+
+class _EarlyRecords(logging.Handler):
+    """Records logged before the file is open, kept for it (see :func:`hold_early_records`)."""
+
+    LIMIT: Final = 1000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.LIMIT:
+            self.records.append(record)
+
+
+def hold_early_records(level: int = logging.INFO) -> None:
+    """Keep what is logged until :func:`open_log` opens the file, which then writes it first.
+
+    The window opens its log after its first paint: the rotating file handler's module
+    (``logging.handlers``, with ``socket`` and ``pickle``) takes ~10 ms to import, and nothing
+    before the first paint needs the file."""
+    handler = _EarlyRecords()
+    handler.set_name(_EARLY)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    _set_levels(level)
 
 
 class KeyRedactor:
@@ -77,12 +109,14 @@ def open_log(redactor: KeyRedactor, directory: Path | None = None, *, level: int
 
     Calling it again replaces the handler it added before, so tests may call it per test.
     """
-    directory = log_dir() if directory is None else directory
+    import logging.handlers
+
+    path = log_path(directory)
+    directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     if os.name == "posix":
         # Owner-only directory: the rotated files (made with the default umask) stay private too.
         directory.chmod(0o700)
-    path = directory / LOG_FILE_NAME
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=False
     )
@@ -92,19 +126,28 @@ def open_log(redactor: KeyRedactor, directory: Path | None = None, *, level: int
     handler.addFilter(RedactingFilter(redactor))
     handler.set_name("killswitch-log-file")
     root = logging.getLogger()
+    early = [h for h in root.handlers if isinstance(h, _EarlyRecords)]
     close_log()
     root.addHandler(handler)
-    root.setLevel(level)
-    # httpx logs every request at INFO: a poll a second would bury the few lines that matter.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    _set_levels(level)
+    for held in early:  # what was logged before the file was open, first
+        for record in held.records:
+            handler.handle(record)
     return path
 
 
+def _set_levels(level: int) -> None:
+    logging.getLogger().setLevel(level)
+    # httpx logs every request at INFO: a poll a second would bury the few lines that matter.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
 def close_log() -> None:
-    """Remove and close the handler :func:`open_log` added (idempotent)."""
+    """Remove and close the handler :func:`open_log` added, and any early records still held
+    (idempotent)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if handler.get_name() == "killswitch-log-file":
+        if handler.get_name() in ("killswitch-log-file", _EARLY):
             root.removeHandler(handler)
             handler.close()

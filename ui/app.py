@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -31,14 +30,14 @@ from core import APP_NAME, __version__
 from core import settings as settings_store
 from core.addresses import normalise_host
 from core.instance import ask_window_to_show, server_name
-from core.log_file import KeyRedactor, close_log, open_log
-from core.record import KillRecord
+from core.log_file import KeyRedactor, close_log, hold_early_records, log_path, open_log
 from core.secrets import KeyStore, KeyStoreChoice, KeyStoreError, SessionKeyStore, choose_key_store
 from core.settings import Settings
 from ui.crash_report import CrashReporter
 from ui.main_window import MainWindow
 
-if TYPE_CHECKING:  # imported where used: a --demo start needs neither before its window shows
+if TYPE_CHECKING:  # imported where used: none is needed before the window's first paint
+    from core.record import KillRecord
     from ui.fire_sources import FireSources
     from ui.single_instance import SingleInstance
 
@@ -65,6 +64,18 @@ class Session:
     window: MainWindow
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     sources: FireSources | None = None
+    record_at: _RecordAt | None = None  # the kill record to open, when build_session left it
+
+    def open_record(self) -> None:
+        """Open the kill record that ``build_session(record_later=True)`` left, and give it to
+        the window (after its first paint, before its lanes start). Once."""
+        where, self.record_at = self.record_at, None
+        if where is None:
+            return
+        record, problem = open_record(where.path, where.apikey)
+        if record is not None:
+            self.cleanups.insert(0, record.close)  # before the folder it is in is removed
+        self.window.attach_record(record, "" if self.window.demo else problem)
 
     def close(self) -> None:
         if self.sources is not None:  # no more triggers from outside while the lanes stop
@@ -73,6 +84,12 @@ class Session:
         for cleanup in self.cleanups:
             cleanup()
         self.cleanups.clear()
+
+
+@dataclass(frozen=True)
+class _RecordAt:
+    path: Path | None
+    apikey: str = field(repr=False)
 
 
 def connect_fire_sources(
@@ -134,13 +151,29 @@ def build_session(
     settings: Settings | None = None,
     record_path: Path | None = None,
     redactor: KeyRedactor | None = None,
+    record_later: bool = False,
 ) -> Session:
     """The window for these options, not yet shown or started. Raises ValueError on a bad --host.
 
     Kills are recorded in ``record_path`` (default: ``kills.sqlite3`` in the data directory);
     the demo keeps its own record in a temporary directory, so simulated kills never mix with
-    real ones in an incident report.
+    real ones in an incident report. With ``record_later`` the record is opened by
+    :meth:`Session.open_record` (the app does that after the window's first paint).
     """
+    session = _build_session(options, environ, choose_store, settings, record_path, redactor)
+    if not record_later:
+        session.open_record()
+    return session
+
+
+def _build_session(
+    options: argparse.Namespace,
+    environ: Mapping[str, str] | None,
+    choose_store: Callable[[], KeyStoreChoice],
+    settings: Settings | None,
+    record_path: Path | None,
+    redactor: KeyRedactor | None,
+) -> Session:
     environ = os.environ if environ is None else environ
     settings = settings_store.load() if settings is None else settings
     redactor = redactor if redactor is not None else KeyRedactor()
@@ -152,17 +185,16 @@ def build_session(
         demo_store = SessionKeyStore()
         demo_store.set(sim.url, sim.apikey)
         demo_dir = tempfile.TemporaryDirectory(prefix="killswitch-demo-")
-        record, _ = open_record(Path(demo_dir.name) / "demo-kills.sqlite3", sim.apikey)
         window = MainWindow(
             replace(settings, host=sim.url),
             demo_store,
             apikey=sim.apikey,
             demo=True,
             persist=False,
-            record=record,
             redactor=redactor,
         )
-        return Session(window, [sim.stop, *_closers(record), demo_dir.cleanup])
+        record_at = _RecordAt(Path(demo_dir.name) / "demo-kills.sqlite3", sim.apikey)
+        return Session(window, [sim.stop, demo_dir.cleanup], record_at=record_at)
 
     if options.host:
         host = normalise_host(options.host)
@@ -174,11 +206,8 @@ def build_session(
             # Used for this run only: the session store forgets it when the app quits.
             session = SessionKeyStore()
             session.set(host, from_env)
-            record, problem = open_record(record_path, from_env)
-            window = MainWindow(
-                settings, session, apikey=from_env, record=record, redactor=redactor, notice=problem
-            )
-            return Session(window, _closers(record))
+            window = MainWindow(settings, session, apikey=from_env, redactor=redactor)
+            return Session(window, record_at=_RecordAt(record_path, from_env))
 
     host = settings.host
 
@@ -192,11 +221,8 @@ def build_session(
             sentence = f"{exc.sentence} Enter it in Settings to keep it in memory for this session."
             return SessionKeyStore(), None, sentence
 
-    record, problem = open_record(record_path, "")
-    window = MainWindow(
-        settings, SessionKeyStore(), notice=problem, record=record, redactor=redactor, key_lookup=look_up_key
-    )
-    return Session(window, _closers(record))
+    window = MainWindow(settings, SessionKeyStore(), redactor=redactor, key_lookup=look_up_key)
+    return Session(window, record_at=_RecordAt(record_path, ""))
 
 
 def demo_instance_name() -> str:
@@ -235,15 +261,15 @@ def _already_open(options: argparse.Namespace, answer: dict[str, object]) -> int
 
 def open_record(path: Path | None, apikey: str) -> tuple[KillRecord | None, str]:
     """The kill record, or None and a sentence saying why kills will not be kept."""
+    import sqlite3
+
+    from core.record import KillRecord
+
     try:
         return KillRecord(path, secret=apikey), ""
     except (sqlite3.Error, OSError) as exc:
         log.exception("could not open the kill record")
         return None, f"The kill record could not be opened ({exc}); kills will run but will not be kept."
-
-
-def _closers(record: KillRecord | None) -> list[Callable[[], None]]:
-    return [record.close] if record is not None else []
 
 
 def _load_tls() -> None:
@@ -344,12 +370,7 @@ def run(argv: list[str]) -> int:
     prepare_app(app)
     redactor = KeyRedactor()
     redactor.add(os.environ.get(ENV_KEY, "").strip())
-    log_path: Path | None
-    try:
-        log_path = open_log(redactor)
-    except OSError as exc:  # a read-only data directory must not stop the panic button
-        print(f"killswitch: the log file could not be opened ({exc.strerror}).", file=sys.stderr)
-        log_path = None
+    hold_early_records()  # the log file opens after the first paint, and writes these first
     log.info("%s %s starting", APP_NAME, __version__)
     # One window per user, and one demo beside it. The demo has a socket of its own: it must
     # never answer a script's "killswitch trigger" meant for a real account, nor hide the real
@@ -370,7 +391,7 @@ def run(argv: list[str]) -> int:
             return _already_open(options, answer)
         instance = None  # nothing answered and the socket could not be taken: run alone
     try:
-        session = build_session(options, redactor=redactor)
+        session = build_session(options, redactor=redactor, record_later=True)
     except ValueError as exc:
         print(f"killswitch: {exc}", file=sys.stderr)
         if instance is not None:
@@ -378,7 +399,7 @@ def run(argv: list[str]) -> int:
         close_log()
         return EXIT_USAGE
     # From here an unexpected exception is logged and shown, and the window keeps running.
-    crash_reporter = CrashReporter(redactor, log_path, dialog_parent=session.window)
+    crash_reporter = CrashReporter(redactor, log_path(), dialog_parent=session.window)
     crash_reporter.install()
     # The local socket is wired now. The lanes (two HTTP clients, two threads: ~45 ms), the
     # hotkey's grab (Xlib on X11) and the tray icon start on the event loop's turn after the
@@ -393,8 +414,14 @@ def run(argv: list[str]) -> int:
         # lock, so it loads on a helper thread while this one makes the lanes; they wait for it.
         # Not earlier: importing the HTTP client would compete with building the window.
         threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
+        session.open_record()  # before the lanes: every kill is kept
         session.window.start()
         sources.start()
+        try:
+            open_log(redactor)
+        except OSError as exc:  # a read-only data directory must not stop the panic button
+            print(f"killswitch: the log file could not be opened ({exc.strerror}).", file=sys.stderr)
+            crash_reporter.log_path = None
 
     AfterFirstPaint(session.window, after_first_paint)
     # Ctrl+C in the terminal and SIGTERM (a logout, `kill`) close the window without asking: a

@@ -39,11 +39,8 @@ from PySide6.QtWidgets import (
 
 from core import APP_NAME
 from core.book_changes import BookChanges
-from core.guard import Catch
-from core.halt import HaltReport
 from core.log_file import KeyRedactor
 from core.orders import Order
-from core.record import KillRecord
 from core.replies import ApiError, PositionBook
 from core.report import CancelReport, KillProgress, PressReport, Verdict
 from core.secrets import KeyStore
@@ -53,11 +50,9 @@ from ui.about import about_text, about_title
 from ui.background import Background
 from ui.confirm_step import ConfirmStep, question
 from ui.connection_bar import ConnectionBar
-from ui.history_dialog import HistoryDialog, PathChooser, ask_save_path
 from ui.orders_model import OrdersModel
 from ui.orders_pane import OrdersPane, section
 from ui.panic_button import ConfirmKillDialog, PanicButton
-from ui.past_kills import HistoryWindow, interrupted_sentence, show_interrupted_kills
 from ui.positions_model import PositionsModel
 from ui.results_pane import ResultsPane
 from ui.running_kill import CHECK_THE_BOOK, RunningKill
@@ -67,12 +62,17 @@ from ui.settings_flow import KeyLookup, SettingsFlow
 from ui.steps_bars import GuardBar, HaltBar
 from ui.window_placement import WINDOW_FIELDS, ScreenArea, WindowPlacement, screen_area
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the record and its History load after the first paint (attach_record)
+    from core.guard import Catch
+    from core.halt import HaltReport
+    from core.record import KillRecord
     from ui.connection_state import ConnectionState
+    from ui.history_dialog import HistoryDialog, PathChooser
     from ui.lanes import Lanes
+    from ui.past_kills import HistoryWindow
     from ui.settings_dialog import SettingsDialog
 
-__all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes", "interrupted_sentence"]
+__all__ = ["CHECK_THE_BOOK", "KeyLookup", "MainWindow", "default_lanes"]
 
 LanesFactory = Callable[[Settings, str], "Lanes"]
 
@@ -91,6 +91,12 @@ def default_lanes(settings: Settings, apikey: str, record: KillRecord | None = N
         record=record,
         scope=settings.scope(),
     )
+
+
+def _ask_save_path(parent: QWidget, caption: str, suggested: str, file_filter: str) -> str:
+    from ui.history_dialog import ask_save_path  # with History, after the first paint
+
+    return ask_save_path(parent, caption, suggested, file_filter)
 
 
 def _header_button(text: str, name: str, slot: Callable[[], object], tip: str = "") -> QPushButton:
@@ -160,12 +166,14 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.demo = demo
-        self.record = record
+        self.record: KillRecord | None = None  # attach_record
+        self.history: HistoryWindow | None = None
+        self.interrupted: list[str] = []  # this start's sentences about kills left unfinished
         self.redactor = redactor if redactor is not None else KeyRedactor()
         self.redactor.add(apikey)
         self._lanes_factory = lanes_factory or (lambda s, key: default_lanes(s, key, self.record))
         # Every enabled server's lanes (one when there is one server); keys kept in memory only.
-        self.servers = ServerSet(self._lanes_for_server, scope=settings.scope(), record=record, parent=self)
+        self.servers = ServerSet(self._lanes_for_server, scope=settings.scope(), parent=self)
         self._keys: dict[str, str] = {}
         self._key_reads: dict[str, Background[str | None]] = {}
         self._states: dict[str, ConnectionState] = {}
@@ -186,10 +194,7 @@ class MainWindow(QMainWindow):
         self.setup.applied.connect(self._settings_applied)
         self.setup.saveFailed.connect(self.statusBar().showMessage)
         # Where an export goes: QFileDialog by default; tests put a function here.
-        self.choose_export_path: PathChooser = ask_save_path
-        self.history = (
-            HistoryWindow(record, self, lambda: self.choose_export_path) if record is not None else None
-        )
+        self.choose_export_path: PathChooser = _ask_save_path
         self.confirm = ConfirmStep(self)
         self._known: dict[str, Order] = {}  # every order seen, by id: describes a kill's orders
         self._known_serial: int | None = None  # the BookChanges that _known is up to date with
@@ -209,9 +214,30 @@ class MainWindow(QMainWindow):
         self.button.set_policy(settings.firing_policy, settings.hold_ms)
         self._wire_servers()
         self._show_blast_radius()
+        if record is not None:
+            self.attach_record(record)
         if lanes is not None:
             self._attach(lanes)
-        # This start's sentences about kills an earlier run left unfinished.
+
+    def attach_record(self, record: KillRecord | None, problem: str = "") -> None:
+        """Keep kills in ``record`` from now on, with History and this start's sentences about
+        kills an earlier run left unfinished; or say ``problem`` (why there is none).
+
+        The app opens the record after the window's first paint and attaches it before the
+        lanes start (``ui.app``): the record's modules and SQLite take ~20 ms to load, and
+        nothing on the first screen needs them."""
+        self.setup.add_standing(problem)
+        if record is None:
+            return
+        from ui.past_kills import HistoryWindow, show_interrupted_kills
+
+        self.record = record
+        self.servers.record = record
+        for key in self._keys.values():
+            record.secret = key
+        self.history = HistoryWindow(record, self, lambda: self.choose_export_path)
+        self.history_button.setVisible(True)
+        self.results.history = True
         self.interrupted = show_interrupted_kills(record, self.results, self.statusBar())
 
     # -- what other parts read ----------------------------------------------------------------

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from core.record import KillRecord
 from core.report import CancelReport, PressReport
 from core.scope import KillScope
 from core.settings import Server
 
 if TYPE_CHECKING:  # loaded with the first server's lanes, after the window's first paint
     from core.one_kill import RunningKill
+    from core.record import KillRecord
     from ui.lanes import Lanes
     from ui.steps_lane import StepsLane
 

@@ -113,6 +113,13 @@ class SettingsFlow(QObject):
         ).start()
         self._say(READING_KEY)
 
+    def add_standing(self, notice: str) -> None:
+        """A notice that stays from now on (the kill record, opened after the first paint,
+        could not be)."""
+        if notice:
+            self._standing = " ".join(n for n in (self._standing, notice) if n)
+            self._say(self._standing)
+
     def ask_for_key(self) -> None:
         """Say that there is no key, and open the settings to enter one."""
         self._say(" ".join(n for n in (self._standing, NO_KEY) if n))
