@@ -272,6 +272,19 @@ class OpenAlgoClient:
         body = self._call("ping", {}, within=within)
         return body if isinstance(body, ApiError) else read_ping(body)
 
+    def dropped_idle_connection(self) -> bool:
+        """True when the server has closed one of this client's idle kept-alive connections
+        (gunicorn does after 2 idle seconds, nginx after 75, tunnels as they like): the next
+        request would have to connect again first. Sends nothing; reads the state of httpx's
+        connection pool (httpcore's public ``connections`` and ``has_expired``), and says False
+        when a transport has no such pool."""
+        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
+        try:
+            connections = list(getattr(pool, "connections", ()))
+            return any(c.is_idle() and c.has_expired() for c in connections)
+        except Exception:  # a pool this code does not know: no answer, never a failure
+            return False
+
     def analyzer(self, *, within: float | None = None) -> AnalyzerStatus | ApiError:
         body = self._call("analyzer", {}, within=within)
         return body if isinstance(body, ApiError) else read_analyzer(body)

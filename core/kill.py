@@ -150,6 +150,10 @@ class KillSwitch:
         result = self.client.ping()
         return result if isinstance(result, ApiError) else None
 
+    def connection_dropped(self) -> bool:
+        """The server closed the kill's idle connection: a press now would connect first."""
+        return not self.in_flight and self.client.dropped_idle_connection()
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _observe(self, exchange: Exchange) -> None:

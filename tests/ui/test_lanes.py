@@ -322,3 +322,23 @@ def test_a_lane_never_started_closes_its_clients_on_stop(lanes_factory: Callable
     lanes.stop()
     assert lanes.poll_lane.http.is_closed
     assert lanes.kill_lane.http.is_closed
+
+
+def test_the_kill_lane_connects_again_as_soon_as_the_server_drops_its_idle_connection(
+    qtbot: QtBot, simulator: Simulator, lanes_factory: LanesFactory
+) -> None:
+    # gunicorn closes a kept-alive connection after 2 idle seconds, long before the 30 s
+    # keep-warm ping: the lane must see the drop and connect again, so that the next press
+    # does not wait for a new connection.
+    simulator.quirks.idle_close_s = 1.0
+    lanes = lanes_factory(poll_interval_s=60.0)  # the poll lane's own connection stays out of it
+    wait_connected(qtbot, lanes)
+    # The first ping opens the connection; the second is the lane connecting again after the drop.
+    qtbot.waitUntil(lambda: simulator.stats.requests.get("ping", 0) >= 2, timeout=5_000)
+
+    connections = simulator.stats.connections
+    with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as finished:
+        lanes.fire("button")
+
+    assert finished.args[0].verdict is Verdict.FLAT
+    assert simulator.stats.connections == connections  # the press used the connection made for it
