@@ -122,6 +122,10 @@ _BULK = 16
 _SCAN_OVER = 200
 """More rows than this leaving at once: one layout change and one block, found in one pass."""
 
+PACED_TURN_MS = 1
+"""Between two steps of :meth:`OrdersModel.apply_paced`: not 0, which Qt runs in the same pass
+as the step before, ahead of the repaint and of everything else waiting."""
+
 PACED_STEP = 1500
 """A poll that changes more orders than this (a kill ends thousands at once) is shown by
 :meth:`OrdersModel.apply_paced` this many changes per event-loop turn: each turn then costs the
@@ -183,7 +187,7 @@ class OrdersModel(QAbstractTableModel):
         self._after_steps: Callable[[], None] | None = None
         self._step_timer = QTimer(self)
         self._step_timer.setSingleShot(True)
-        self._step_timer.setInterval(0)
+        self._step_timer.setInterval(PACED_TURN_MS)
         self._step_timer.timeout.connect(self._next_step)
 
     # -- Qt model interface ----------------------------------------------------------

@@ -128,7 +128,7 @@ def test_killswitch_trigger_fires_the_window_and_gets_its_verdict(
     client = threading.Thread(
         target=lambda: answer.append(instance.ask_window_to_fire(30.0, name=socket_name))
     )
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         client.start()
     qtbot.waitUntil(lambda: bool(answer), timeout=KILL_TIMEOUT_MS)
     client.join()

@@ -77,7 +77,7 @@ def test_clicking_the_button_cancels_every_working_order_and_lists_them(
     window = make_window()
     ids = working_ids(simulator)
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
         window.button.click()
     assert finished.args is not None
     assert finished.args[0].verdict is Verdict.FLAT
@@ -100,7 +100,7 @@ def test_failures_show_their_reasons(
     simulator.quirks.already_executed = frozenset({ids[0]})
     simulator.quirks.fail_in_transit = frozenset({ids[1]})
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     shown = window.results.toPlainText()
     assert "Failed to cancel (2)" in shown
@@ -120,7 +120,7 @@ def test_survivors_are_swept_and_shown(
     simulator.quirks.cancelall_skips_pricetypes = frozenset({"SL-M"})
     window = make_window(working=WORKING + 2)
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
         window.button.click()
     assert finished.args is not None
     assert finished.args[0].verdict is Verdict.FLAT
@@ -150,7 +150,7 @@ def test_a_full_hold_with_the_mouse_fires(
 ) -> None:
     window = make_window(FiringPolicy.HOLD, hold_ms=300)
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
     qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
     assert simulator.working_orders() == []
@@ -161,7 +161,7 @@ def test_a_full_hold_of_space_fires(qtbot: QtBot, simulator: Simulator, make_win
     window = make_window(FiringPolicy.HOLD, hold_ms=300)
     window.button.setFocus()
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         qtbot.keyPress(window.button, Qt.Key.Key_Space)
     qtbot.keyRelease(window.button, Qt.Key.Key_Space)
     assert simulator.working_orders() == []
@@ -199,7 +199,7 @@ def test_accepting_the_confirm_dialog_fires(
     dialog = window.confirm_dialog
     assert dialog is not None
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         dialog.fire_button.click()
     assert simulator.working_orders() == []
 
@@ -220,7 +220,7 @@ def test_the_window_stays_responsive_while_a_slow_server_answers(
     timer.setInterval(50)
     timer.timeout.connect(tick)
     timer.start()
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     timer.stop()
     # A 2 s reply on each call of the kill: a blocked UI thread would not tick at all.
@@ -243,7 +243,7 @@ def test_the_api_key_is_never_written_to_any_file(
     dialog.accept()
     window.show_all_toggle.setChecked(True)
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     window.close()
     written = [p for p in dirs.rglob("*") if p.is_file()]
@@ -296,7 +296,7 @@ def test_semi_auto_learned_from_a_refused_kill_stays_on_the_button(
         qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 3 WORKING ORDERS")
         assert "LIVE" in window.button.description()
         assert window.lanes is not None
-        with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
+        with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS) as finished:
             window.button.click()
         assert finished.args is not None
         assert finished.args[0].verdict is Verdict.REFUSED
@@ -340,11 +340,11 @@ def test_earlier_kills_of_the_session_stay_visible_below_the_latest(
 ) -> None:
     window = make_window()
     assert window.lanes is not None
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     later = simulator.add_random_orders(3)
     qtbot.waitUntil(lambda: window.button.headline() == "CANCEL ALL 3 WORKING ORDERS")
-    with qtbot.waitSignal(window.lanes.killFinished, timeout=KILL_TIMEOUT_MS):
+    with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         window.button.click()
     shown = window.results.toPlainText()
     assert 0 <= shown.index("Kill 2 ·") < shown.index("Kill 1 ·")
