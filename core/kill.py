@@ -392,10 +392,14 @@ class _KillRun:
         done = [0]
         self.progress("sweeping", f"Cancelling {total} surviving orders one by one…", 0, total)
         stop = threading.Event()
+        # Counted and said under a lock of their own, so the counts arrive in order; not the
+        # kill's lock, which a report from another thread (a deadline, Ctrl+C) needs at once
+        # even while a progress line waits on a full pipe.
+        counting = threading.Lock()
 
         def cancel(order: Order) -> None:
             self.cancel_one(order, stop)
-            with self.lock:  # said under the lock, so the counts arrive in order
+            with counting:
                 done[0] += 1
                 count = done[0]
                 self.progress("sweeping", f"Cancelled {count} of {total} surviving orders…", count, total)
