@@ -318,12 +318,22 @@ def app_icon() -> QIcon:
     return QIcon(pixmap)
 
 
-def prepare_app(app: QApplication) -> None:
+def prepare_app(app: QApplication, *, stylesheet: bool = True) -> None:
+    """The app's name, icon and style; and its stylesheet unless ``stylesheet`` is False (then
+    :func:`apply_stylesheet` before the window shows)."""
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("openalgo-killswitch")
     app.setWindowIcon(app_icon())
     app.setStyle("Fusion")
+    if stylesheet:
+        apply_stylesheet(app)
+
+
+def apply_stylesheet(app: QApplication) -> None:
+    """The app's stylesheet. Set once the window is built and before it shows, Qt styles the
+    whole window once (~7 ms); set before, every widget is styled as it is made and again each
+    time it is put in its place (a splitter, a tab, the main window): ~27 ms more."""
     app.setStyleSheet(resources.read_text(resources.STYLESHEET))
 
 
@@ -367,7 +377,7 @@ def run(argv: list[str]) -> int:
         return EXIT_USAGE
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "killswitch"])
     assert isinstance(app, QApplication)
-    prepare_app(app)
+    prepare_app(app, stylesheet=False)  # set once the window is built: apply_stylesheet
     redactor = KeyRedactor()
     redactor.add(os.environ.get(ENV_KEY, "").strip())
     hold_early_records()  # the log file opens after the first paint, and writes these first
@@ -438,6 +448,7 @@ def run(argv: list[str]) -> int:
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(250)
+    apply_stylesheet(app)  # the window is built: it is styled once, here
     session.window.show()
     try:
         return app.exec()

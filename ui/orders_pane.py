@@ -3,7 +3,8 @@ time zone of its times), the "show all" toggle, and the table over ``OrdersModel
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -83,8 +84,22 @@ class OrdersPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(head)
         layout.addWidget(self.table)
+        self._fit_to_style()
+
+    def _fit_to_style(self) -> None:
+        """The minimum sizes, from the styled toggle and header: again whenever the style or the
+        font changes (the app sets its stylesheet once the window is built)."""
         self.setMinimumWidth(self.show_all_toggle.sizeHint().width() + 320)
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 4 * ROW_HEIGHT)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 -- Qt override
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            self._fit_to_style()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 -- Qt override
+        self._fit_to_style()  # every child is styled by now
+        super().showEvent(event)
 
     def show_model(self, model: QAbstractItemModel, *, server_column: bool) -> None:
         """Show ``model`` (one server's orders, or every server's with a Server column first)."""
