@@ -347,17 +347,17 @@ class OneKill:
         record = self.record
         if record is None:
             return None
+        since = time.time() - CANCEL_ALL_MAY_RUN_S
         turns = lock.turns() if lock is not None else None
         ahead = self._read_ahead.get(server)
         if turns is not None and ahead is not None and ahead[0] == turns:
-            rows = ahead[1]
+            rows = ahead[1]  # read earlier: its older kills are left out below
         else:
             try:
-                rows = record.unsettled_kills(server, time.time() - CANCEL_ALL_MAY_RUN_S)
+                rows = record.unsettled_kills(server, since)
             except Exception:  # the record must never stand between a trader and a kill
                 log.exception("could not read the last kills on %s", server)
                 return None
-        since = time.time() - CANCEL_ALL_MAY_RUN_S
         running = [started_at for _, started_at in rows if started_at >= since]
         if not running:
             return None

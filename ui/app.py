@@ -66,7 +66,7 @@ class Session:
     sources: FireSources | None = None
     record_at: _RecordAt | None = None  # the kill record to open, when build_session left it
 
-    def open_record(self) -> None:
+    def attach_record(self) -> None:
         """Open the kill record that ``build_session(record_later=True)`` left, and give it to
         the window (after its first paint, before its lanes start). Once."""
         where, self.record_at = self.record_at, None
@@ -158,11 +158,11 @@ def build_session(
     Kills are recorded in ``record_path`` (default: ``kills.sqlite3`` in the data directory);
     the demo keeps its own record in a temporary directory, so simulated kills never mix with
     real ones in an incident report. With ``record_later`` the record is opened by
-    :meth:`Session.open_record` (the app does that after the window's first paint).
+    :meth:`Session.attach_record` (the app does that after the window's first paint).
     """
     session = _build_session(options, environ, choose_store, settings, record_path, redactor)
     if not record_later:
-        session.open_record()
+        session.attach_record()
     return session
 
 
@@ -424,7 +424,7 @@ def run(argv: list[str]) -> int:
         # lock, so it loads on a helper thread while this one makes the lanes; they wait for it.
         # Not earlier: importing the HTTP client would compete with building the window.
         threading.Thread(target=_load_tls, name="tls-context", daemon=True).start()
-        session.open_record()  # before the lanes: every kill is kept
+        session.attach_record()  # before the lanes: every kill is kept
         session.window.start()
         sources.start()
         try:
