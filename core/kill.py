@@ -409,8 +409,23 @@ class _KillRun:
             for order in targets:
                 cancel(order)
             return
+        # Each worker takes the next order when it is free. Not ``pool.map``: that makes a future
+        # (a condition, a lock, a work item) for every order at once -- thousands of objects the
+        # garbage collector then walks, holding the interpreter lock while the window waits.
+        queue = iter(targets)
+        taking = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with taking:
+                    order = next(queue, None)
+                if order is None:
+                    return
+                cancel(order)
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kill-sweep") as pool:
-            list(pool.map(cancel, targets))
+            for worker in [pool.submit(work) for _ in range(workers)]:
+                worker.result()
 
     def cancel_one(self, order: Order, stop: threading.Event) -> None:
         limiter = self.switch._limiter
