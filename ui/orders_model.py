@@ -319,8 +319,10 @@ class OrdersModel(QAbstractTableModel):
     def apply_paced(self, changes: BookChanges, then: Callable[[], None] | None = None) -> None:
         """:meth:`apply`, spread over event-loop turns when the poll changed more than
         :data:`PACED_STEP` orders, so that the window paints and answers clicks in between (a
-        kill ends thousands of orders at once). The first step is applied now; ``then`` runs once
-        the whole book is shown. Anything else that changes the rows (another book, a sort, the
+        kill ends thousands of orders at once). The first step too waits for the next turn: the
+        turn that brought the book has already paid for it (the window notes every changed
+        order), and the first step, over the most rows, is the dearest. ``then`` runs once the
+        whole book is shown. Anything else that changes the rows (another book, a sort, the
         filter) first applies the steps still waiting, at once."""
         self.finish_steps()
         steps = self._split(changes)
@@ -331,7 +333,7 @@ class OrdersModel(QAbstractTableModel):
             return
         self._steps.extend(steps)
         self._after_steps = then
-        self._next_step()
+        self._step_timer.start()
 
     @property
     def pacing(self) -> bool:
