@@ -544,6 +544,7 @@ class MainWindow(QMainWindow):
             for server in self.settings.enabled_servers()
             if server.url not in self.servers.links
         ]
+        self.button.hold_paint()
         self.servers.fire(trigger, absent=absent)
 
     def _not_sent(self, server: Server, trigger: str) -> CancelReport:

@@ -84,6 +84,7 @@ class PanicButton(QAbstractButton):
     fireRequested = Signal()  # noqa: N815 -- Qt signal naming
 
     HOLD_TICK_MS = 15
+    PAINT_HELD_MS = 50  # the longest a press holds the button's repaint back (see hold_paint)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,6 +124,10 @@ class PanicButton(QAbstractButton):
         self._hold_timer = QTimer(self)
         self._hold_timer.setInterval(self.HOLD_TICK_MS)
         self._hold_timer.timeout.connect(self._hold_tick)
+        self._paint_timer = QTimer(self)
+        self._paint_timer.setSingleShot(True)
+        self._paint_timer.setInterval(self.PAINT_HELD_MS)
+        self._paint_timer.timeout.connect(self._release_paint)
         self.clicked.connect(self._on_clicked)
         self._refresh()
 
@@ -158,7 +163,24 @@ class PanicButton(QAbstractButton):
         self._demo = demo
         self._refresh()
 
+    def hold_paint(self) -> None:
+        """A kill is being sent: no repaint of the button until its cancel-all is on the wire
+        (:meth:`kill_started`), or :data:`PAINT_HELD_MS` at most.
+
+        The repaint a press sets off (the button coming back up) is 1-2 ms of Python on the UI
+        thread, holding the interpreter lock that the kill thread needs to write the request;
+        a frame later, after the request, nobody sees the difference."""
+        if self.updatesEnabled():
+            self.setUpdatesEnabled(False)
+            self._paint_timer.start()
+
+    def _release_paint(self) -> None:
+        self._paint_timer.stop()
+        if not self.updatesEnabled():
+            self.setUpdatesEnabled(True)  # and one repaint of the whole button
+
     def kill_started(self) -> None:
+        self._release_paint()
         self._killing = True
         self._progress = None
         self._elapsed = ""
