@@ -90,7 +90,7 @@ def test_any_book_in_slices_reads_exactly_as_json_loads_reads_it(
 ) -> None:
     raw = json.dumps(book, **layout).encode()
 
-    got = json_body.loads(raw, large=0, piece=piece)
+    got = json_body.loads(raw, small=0, large=0, piece=piece)
 
     assert same(got, json.loads(raw))
 
@@ -114,7 +114,7 @@ def test_any_book_in_slices_reads_exactly_as_json_loads_reads_it(
 )
 @pytest.mark.parametrize("large", [0, 1 << 30])
 def test_bodies_orjson_reads_differently_read_as_json_loads_reads_them(raw: bytes, large: int) -> None:
-    kind, value = outcome(lambda r: json_body.loads(r, large=large, piece=8), raw)
+    kind, value = outcome(lambda r: json_body.loads(r, small=0, large=large, piece=8), raw)
     expected_kind, expected = outcome(json.loads, raw)
 
     assert kind == expected_kind
