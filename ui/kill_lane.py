@@ -71,6 +71,12 @@ class Herald(QObject):
     millisecond; one queued signal each kept the UI thread busy for ~15 ms in a row. The UI
     shows the latest of each phase, in order, never a stale count.
 
+    **Only the kill the UI waits for is heard.** When the window gave a stuck kill its verdict
+    without it (its deadline passed; ``given_up``) and the trader presses again, the new kill
+    waits behind the old one on the kill thread. What the old kill says once it comes unstuck
+    is dropped: it would otherwise show as the new press's progress, before that press has sent
+    anything.
+
     Signals:
         started(str): the trigger's name, once per kill.
         progress(): the kill's progress is waiting (:meth:`take_progress`), after ``started``.
@@ -85,14 +91,33 @@ class Herald(QObject):
         self._trigger: str | None = None  # the armed kill's trigger, until it is announced
         self._held: list[KillProgress] = []
         self._waiting: list[KillProgress] = []  # passed on, not yet taken; one per phase in a row
+        self._armed: RunningKill | None = None  # the kill the UI waits to hear from
+        self._running: RunningKill | None = None  # the kill the kill thread runs
 
-    def arm(self, trigger: str) -> None:
+    def arm(self, trigger: str, kill: RunningKill) -> None:
         with self._lock:
             self._trigger = trigger
             self._held = []
+            self._armed = kill
 
-    def announce(self) -> None:
+    def running(self, kill: RunningKill) -> None:
+        """The kill thread starts running ``kill``: the progress from now on is its own."""
         with self._lock:
+            self._running = kill
+
+    def given_up(self, kill: RunningKill) -> None:
+        """The UI gave ``kill`` its verdict without waiting for it any longer (its deadline
+        passed and the kill thread never answered): whatever it says later goes unheard, and
+        is never shown as the progress of a later press."""
+        with self._lock:
+            if self._armed is kill:
+                self._armed = None
+
+    def announce(self, kill: RunningKill | None = None) -> None:
+        """Announce the armed kill; when ``kill`` is given, only if it is the armed one."""
+        with self._lock:
+            if kill is not None and kill is not self._armed:
+                return
             trigger, self._trigger = self._trigger, None
             if trigger is None:
                 return
@@ -103,11 +128,14 @@ class Herald(QObject):
 
     def pass_on(self, progress: KillProgress) -> None:
         """The kill's progress callback (kill thread and sweep threads)."""
-        if self._trigger is not None:
-            with self._lock:
-                if self._trigger is not None and progress.phase == "cancel_all":
-                    self._held.append(progress)  # said once the request is out
-                    return
+        with self._lock:
+            if self._running is not self._armed:
+                return  # a kill given up on, still running while a later press waits its turn
+            if self._trigger is not None and progress.phase == "cancel_all":
+                self._held.append(progress)  # said once the request is out
+                return
+            unannounced = self._trigger is not None
+        if unannounced:
             self.announce()  # on the wire (or past it)
         with self._lock:
             self._wait(progress)
@@ -245,8 +273,9 @@ class KillLane(QObject):
 
     def _handle(self, command: object) -> None:
         if isinstance(command, _Run):
+            self._herald.running(command.kill)
             report = self.one.run(command.kill)
-            self._herald.announce()  # a kill that never sent its cancel-all still started
+            self._herald.announce(command.kill)  # a kill that never sent its cancel-all still started
             self._emit(command.kill, report)
             self.one.switch.client.prepare_cancel_all()  # for the next press
             self.one.prepare()
@@ -270,7 +299,7 @@ class KillLane(QObject):
         except Exception:
             log.exception("the failed kill could not be concluded")
             report = kill.report
-        self._herald.announce()
+        self._herald.announce(kill)
         if report is not None:
             self._emit(kill, report)
 

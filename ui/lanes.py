@@ -252,7 +252,7 @@ class Lanes(QObject):
         if not pressed.owner:
             return pressed.kill
         pressed.kill.press = press
-        self._herald.arm(trigger)
+        self._herald.arm(trigger, pressed.kill)
         here = threading.get_ident() == self._home_ident
         if here:  # a few microseconds, and nothing to wake
             self._fallback.start()
@@ -332,7 +332,8 @@ class Lanes(QObject):
             only=kill,
         )
         if report is not None:
-            self._herald.announce()
+            self._herald.announce(kill)
+            self._herald.given_up(kill)
             self._finish(kill, report)
 
     @Slot(object, object, object)

@@ -103,3 +103,48 @@ def test_a_burst_of_progress_reaches_the_window_as_its_latest_count(
     assert report.verdict is Verdict.ORDERS_REMAIN and len(report.failures) > 200
     assert sweeping and sweeping[-1].done == sweeping[-1].total  # the last count, not a stale one
     assert len(sweeping) < 60  # one per order swept in time (~15) and a few for the burst, not 300
+
+
+def test_a_kill_given_up_on_never_speaks_for_the_next_press(
+    qtbot: QtBot, lanes_factory: LanesFactory
+) -> None:
+    # The first cancel-all is held past every timeout and the kill's deadline, so the window
+    # gives that kill its verdict without it. No real server can stall httpx like that: the
+    # transport stands in for a bug that leaves the kill thread stuck. Everything else goes to
+    # the simulator.
+    released = threading.Event()
+    held: list[httpx.Request] = []
+    simulator_transport = httpx.HTTPTransport()
+
+    def network(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/cancelallorder") and not held:
+            held.append(request)
+            released.wait(30)
+            raise httpx.ConnectError("no route to host", request=request)
+        return simulator_transport.handle_request(request)
+
+    lanes = lanes_factory(
+        http_factory=lambda: make_http_client(transport=httpx.MockTransport(network)), deadline_s=1.0
+    )
+    qtbot.waitUntil(lambda: lanes.connection.connected, timeout=POLL_MS)
+    try:
+        with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as given_up:
+            lanes.fire("button")
+        assert given_up.args[0].verdict is Verdict.UNVERIFIED
+
+        seen: list[str] = []
+        lanes.killStarted.connect(lambda trigger: seen.append(f"started by {trigger}"))
+        lanes.killProgress.connect(lambda progress: seen.append(progress.phase))
+        with qtbot.waitSignal(lanes.killFinished, timeout=KILL_MS) as finished:
+            lanes.fire("hotkey")  # waits behind the stuck kill
+            qtbot.wait(100)
+            released.set()  # the stuck kill goes on to read the book, unheard
+    finally:
+        released.set()
+        lanes.stop()
+        simulator_transport.close()
+
+    assert finished.args[0].verdict is Verdict.FLAT
+    assert seen[0] == "started by hotkey"
+    assert seen[1] == "cancel_all", seen  # this press's own first step, not the old kill's reading
+    assert seen.count("reading_book") == 1, seen
