@@ -18,14 +18,11 @@ app's own cost of a real press.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 
@@ -33,6 +30,7 @@ from benchmarks.figures import Report, Target, median
 from benchmarks.qtrun import UiThread, application
 from benchmarks.sim_server import SimProcess, same_clock_across_processes
 from benchmarks.wire import Presses, Rig
+from tests.system.conftest import running_xvfb  # the system tests' Xvfb, ready when it yields
 
 APP_CHORD = "ctrl+alt+shift+k"  # the app's default hotkey
 BARE_CHORD = "ctrl+alt+shift+j"
@@ -60,51 +58,6 @@ with httpx.Client() as client:
 """
 
 
-@contextlib.contextmanager
-def xvfb() -> Iterator[str]:
-    """An Xvfb on a free display; yields its name (":N")."""
-    read_end, write_end = os.pipe()
-    argv = ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]
-    argv.append("-noreset")  # the readiness probe is a client that leaves: no reset under us
-    proc = subprocess.Popen(argv, pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            number = pipe.readline().strip().decode()
-        if not number:
-            raise RuntimeError("Xvfb did not start")
-        display = ":" + number
-        deadline = time.monotonic() + 10
-        while not _accepts(display):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Xvfb on {display} never accepted a connection")
-            time.sleep(0.05)
-        yield display
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _accepts(display: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(f"/tmp/.X11-unix/X{display.lstrip(':')}")
-        except OSError:
-            return False
-    from Xlib import error as xerror
-    from Xlib.display import Display
-
-    try:
-        Display(display).close()
-    except (OSError, xerror.DisplayError, xerror.ConnectionClosedError):
-        return False
-    return True
-
-
 def run(report: Report, *, quick: bool = False) -> None:
     missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
     if missing or not same_clock_across_processes() or not sys.platform.startswith("linux"):
@@ -116,7 +69,8 @@ def run(report: Report, *, quick: bool = False) -> None:
 
     ui = UiThread()
     application()
-    with xvfb() as display:
+    with running_xvfb() as x_server:
+        display = x_server.display
         env = dict(os.environ, DISPLAY=display)
         sim = SimProcess(0)
         bare = subprocess.Popen(
