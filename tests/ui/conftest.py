@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import QEvent, QObject
+
 from core.simulator import Simulator  # after the platform is chosen
 from ui.lanes import Lanes
 
@@ -140,3 +142,16 @@ def open_window(qtbot: Any) -> Iterator[Callable[..., Any]]:
     yield open_
     for win in made:
         win.close_anyway()
+
+
+class PaintSpy(QObject):
+    """Notes "painted" in ``seen`` each time the widget it filters paints (``installEventFilter``)."""
+
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 -- Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.seen.append("painted")
+        return False

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QLabel, QMainWindow
 from pytestqt.qtbot import QtBot
 
+from tests.ui.conftest import PaintSpy
 from ui.app import AfterFirstPaint
-
-
-class PaintSpy(QObject):
-    def __init__(self, seen: list[str]) -> None:
-        super().__init__()
-        self.seen = seen
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 -- Qt override
-        if event.type() == QEvent.Type.Paint:
-            self.seen.append("painted")
-        return False
 
 
 def test_work_put_off_at_start_runs_once_after_the_window_first_painted(qtbot: QtBot) -> None:

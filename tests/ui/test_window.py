@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
 from core.report import Verdict
@@ -18,7 +18,7 @@ from core.secrets import SessionKeyStore
 from core.settings import FiringPolicy
 from core.simulator import Simulator
 from core.simulator.quirks import FAILURE_SHAPES, Quirks
-from tests.ui.conftest import WORKING_ORDERS
+from tests.ui.conftest import WORKING_ORDERS, PaintSpy
 from ui.main_window import MainWindow
 
 KILL_TIMEOUT_MS = 20_000
@@ -90,19 +90,6 @@ def test_clicking_the_button_cancels_every_working_order_and_lists_them(
     assert "FLAT" in window.button.verdict_line()
 
 
-class PaintLog(QObject):
-    """Notes each paint of a widget, in order with the other events a test notes."""
-
-    def __init__(self, events: list[str]) -> None:
-        super().__init__()
-        self.events = events
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 -- Qt override
-        if event.type() == QEvent.Type.Paint:
-            self.events.append("paint")
-        return False
-
-
 def test_the_button_repaints_after_the_cancel_all_is_on_the_wire_not_before(
     qtbot: QtBot, make_window: WindowFactory
 ) -> None:
@@ -110,7 +97,7 @@ def test_the_button_repaints_after_the_cancel_all_is_on_the_wire_not_before(
     # thread needs to write the request: the press goes out first, the pixels after.
     window = make_window()
     events: list[str] = []
-    log = PaintLog(events)
+    log = PaintSpy(events)
     window.button.installEventFilter(log)
     window.servers.killStarted.connect(lambda _trigger: events.append("on the wire"))  # after the window's
     qtbot.mousePress(window.button, Qt.MouseButton.LeftButton)
@@ -119,9 +106,9 @@ def test_the_button_repaints_after_the_cancel_all_is_on_the_wire_not_before(
 
     with qtbot.waitSignal(window.killFinished, timeout=KILL_TIMEOUT_MS):
         qtbot.mouseRelease(window.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "paint" in events)
+    qtbot.waitUntil(lambda: "painted" in events)
 
-    assert events.index("on the wire") < events.index("paint"), events
+    assert events.index("on the wire") < events.index("painted"), events
     window.button.removeEventFilter(log)
 
 
