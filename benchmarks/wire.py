@@ -114,6 +114,7 @@ class Samples:
     hotkey: list[float] = field(default_factory=list)
     baseline: list[float] = field(default_factory=list)
     post_idle: list[float] = field(default_factory=list)
+    post_idle_baseline: list[float] = field(default_factory=list)
     idle_new_connections: int = 0
     idle_pings: int = 0
     dropped: list[float] = field(default_factory=list)
@@ -222,6 +223,8 @@ def _one_run(
         for _ in range(idles):
             samples.post_idle.append(p.app_kill(p.click, idle_s=idle_s))
         after = p.sim.stats()
+        for _ in range(idles):  # what any client pays after the same idleness: both ends run cold
+            samples.post_idle_baseline.append(p.baseline(idle_s=idle_s))
         samples.idle_new_connections = after["connections"] - before["connections"]
         samples.idle_pings = after["pings"] - before["pings"]
     return button, hotkey, baseline
@@ -333,6 +336,8 @@ def _report(report: Report, runs: list[Run], s: Samples, idle_s: float, rounds: 
     warm = runs[-1].button
     post_idle = max(s.post_idle)
     report.add("post_idle_trigger_to_wire_ms", post_idle, "ms")
+    if s.post_idle_baseline:
+        report.add("post_idle_baseline_ms", max(s.post_idle_baseline), "ms")
     report.add("idle_vs_warm_ratio", post_idle / warm, "x", Target("<", 1.5))
     report.add("idle_new_connections", s.idle_new_connections, "count", Target("<=", 0))
     dropped = max(s.dropped)
@@ -358,7 +363,8 @@ def _report(report: Report, runs: list[Run], s: Samples, idle_s: float, rounds: 
         "each (not 5 min: the whole run must fit in 5 min) over the last run's warm button median "
         f"({warm:.2f} ms); each idle press took " + ", ".join(f"{v:.2f}" for v in s.post_idle) + " ms. "
         f"New TCP connections across the idle kills: {s.idle_new_connections} (server count); "
-        f"keep-warm pings during the idle: {s.idle_pings}."
+        f"keep-warm pings during the idle: {s.idle_pings}. A bare httpx post after the same idleness "
+        "(worst, post_idle_baseline_ms): " + ", ".join(f"{v:.2f}" for v in s.post_idle_baseline) + " ms."
     )
     report.note(
         f"idle_dropped_vs_warm_ratio: server closes connections idle {IDLE_CLOSE_S:g} s (gunicorn's "
