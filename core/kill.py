@@ -412,13 +412,13 @@ class _KillRun:
         # Each worker takes the next order when it is free. Not ``pool.map``: that makes a future
         # (a condition, a lock, a work item) for every order at once -- thousands of objects the
         # garbage collector then walks, holding the interpreter lock while the window waits.
-        queue = iter(targets)
+        untaken = iter(targets)
         taking = threading.Lock()
 
         def work() -> None:
             while True:
                 with taking:
-                    order = next(queue, None)
+                    order = next(untaken, None)
                 if order is None:
                     return
                 cancel(order)
