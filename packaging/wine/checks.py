@@ -71,6 +71,9 @@ _FOREIGN = (
     "VIRTUAL_ENV",
 )
 
+# What a wine client prints when it cannot talk to the wineserver, before any program runs.
+_WINE_CLIENT_ERROR = re.compile(r"(wine client error:[^\n]*\s*)+")
+
 
 class CheckError(Exception):
     """A check's one-sentence reason for failing."""
@@ -117,7 +120,17 @@ class Wine:
         return ["wine", self.python, "-m", "main", *args]
 
     def run(self, argv: list[str], env: dict[str, str], log: str, timeout: float = 180.0) -> tuple[int, str]:
-        """Run to the end; (exit status, output). The output also goes to logs/<log>.log."""
+        """Run to the end; (exit status, output). The output also goes to logs/<log>.log.
+
+        Run once more when Wine itself could not start the program: its only output is a
+        wine client's error talking to the wineserver (then nothing of the program ran)."""
+        code, out = self._run_once(argv, env, log, timeout)
+        if code != 0 and _WINE_CLIENT_ERROR.fullmatch(out.strip()):
+            note(log, f"Wine could not start {argv[1]!r} ({one_line(out)}); once more")
+            code, out = self._run_once(argv, env, log, timeout)
+        return code, out
+
+    def _run_once(self, argv: list[str], env: dict[str, str], log: str, timeout: float) -> tuple[int, str]:
         with open(self.logs / f"{log}.log", "ab") as keep:
             keep.write(f"$ {' '.join(argv)}\n".encode())
             try:
