@@ -55,6 +55,7 @@ from core.simulator import Simulator  # noqa: E402
 CHORD = "ctrl+alt+shift+k"  # xdotool's spelling of the default hotkey, <ctrl>+<alt>+<shift>+k
 HOLD_MS = 600
 START_TIMEOUT_S = 90.0  # a Wine process's first start on a busy 2-core machine is slow
+START_CHECK_S = 2.0  # a window still running this long after its start was started by Wine
 TLS_SENTENCE = "TLS certificate not trusted"
 
 # Variables of this machine that a Windows trader's machine would not have, or that would point
@@ -151,7 +152,25 @@ class Wine:
         return done.returncode, done.stdout.decode("utf-8", "replace")
 
     def start(self, argv: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
-        """Start in the background; its output goes to logs/<log>.log."""
+        """Start in the background; its output goes to logs/<log>.log.
+
+        Started once more when Wine itself could not start it (see :meth:`run`): a window keeps
+        running, and Wine failing to start one exits at once with only a wine client's error."""
+        process, output, pump = self._start_once(argv, env, log)
+        try:
+            process.wait(START_CHECK_S)
+        except subprocess.TimeoutExpired:
+            return process
+        pump.join(5)
+        said = b"".join(output).decode("utf-8", "replace").strip()
+        if process.returncode != 0 and _WINE_CLIENT_ERROR.fullmatch(said):
+            note(log, f"Wine could not start {argv[1]!r} ({one_line(said)}); once more")
+            process, _, _ = self._start_once(argv, env, log)
+        return process
+
+    def _start_once(
+        self, argv: list[str], env: dict[str, str], log: str
+    ) -> tuple[subprocess.Popen[bytes], list[bytes], threading.Thread]:
         keep = open(self.logs / f"{log}.log", "ab")  # noqa: SIM115 -- the reader thread closes it
         process = subprocess.Popen(
             argv,
@@ -161,16 +180,19 @@ class Wine:
             env=env,
             cwd=self.scratch,
         )
+        output: list[bytes] = []
 
         def pump() -> None:
             with keep:
                 assert process.stdout is not None
                 for line in process.stdout:
+                    output.append(line)
                     keep.write(line)
                     keep.flush()
 
-        threading.Thread(target=pump, name=f"log-{log}", daemon=True).start()
-        return process
+        reader = threading.Thread(target=pump, name=f"log-{log}", daemon=True)
+        reader.start()
+        return process, output, reader
 
     def close_windows(self, image: str, process: subprocess.Popen[bytes]) -> None:
         """Close the app's window as a user would (WM_CLOSE through taskkill), so it stops cleanly."""
