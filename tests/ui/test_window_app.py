@@ -4,6 +4,7 @@ test touches the user's keyring; settings go to a temporary directory."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from core.secrets import KeyStoreChoice, KeyStoreError, KeyStoreProblem, Session
 from core.settings import FiringPolicy, Settings
 from core.simulator import Simulator
 from tests.ui.conftest import WORKING_ORDERS
-from ui.app import ENV_KEY, Session, build_session, parse
+from ui.app import ENV_KEY, Session, build_session, freeze_long_lived_objects_after_first_book, parse
 from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
 
@@ -249,3 +250,48 @@ def test_test_connection_on_a_live_auto_account_says_nothing_of_semi_auto(qtbot:
         assert "Key accepted" in dialog.test_result.text() and "Semi-Auto" not in dialog.test_result.text()
         assert len(sim.working_orders()) == 3
         dialog.reject()
+
+
+def frozen(thing: object) -> bool:
+    """Whether ``thing`` is hidden from the collector's collections (``gc.freeze``): the
+    collections walk, and ``gc.get_objects`` lists, only the three generations."""
+    assert gc.is_tracked(thing)
+    return not any(alive is thing for alive in gc.get_objects())
+
+
+def test_what_the_window_loaded_is_kept_out_of_full_collections_even_after_an_earlier_freeze(
+    qtbot: QtBot, simulator: Simulator, dirs: Path
+) -> None:
+    """A full collection walks every object not frozen with the interpreter lock held, and one set
+    off in the middle of a kill stalls the window. What the window holds when its first book is on
+    screen is frozen even in a process that froze before (an earlier window in a benchmark run),
+    and again with the first book after its settings change."""
+    gc.freeze()  # the process froze once already, before this window was made
+    try:
+        store = SessionKeyStore()
+        store.set(simulator.url, simulator.apikey)
+        window = MainWindow(Settings(host=simulator.url), store, apikey=simulator.apikey)
+        qtbot.addWidget(window)
+        freeze_long_lived_objects_after_first_book(window)
+        loaded_before_the_first_book = [window]
+        with qtbot.waitSignal(window.bookShown, timeout=10_000):
+            window.start()
+        assert frozen(loaded_before_the_first_book)
+
+        loaded_later = [window]
+        with qtbot.waitSignal(window.bookShown, timeout=10_000):
+            pass
+        assert not frozen(loaded_later), "only the first book freezes, not every poll"
+
+        window.open_settings()
+        dialog = window.settings_dialog
+        assert dialog is not None
+        dialog.strategy_edit.setText("Desk 4")
+        with qtbot.waitSignal(window.settingsChanged):
+            dialog.accept()
+        with qtbot.waitSignal(window.bookShown, timeout=10_000):
+            pass
+        assert frozen(loaded_later)
+        window.close()
+    finally:
+        gc.unfreeze()
