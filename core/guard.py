@@ -33,6 +33,7 @@ from core.orders import Order
 from core.pacing import ORDER_RATE_LIMIT, RateLimiter
 from core.positions import Position, PositionKey, position_json
 from core.replies import ApiError, ErrorKind, OrderBook, PositionBook, SmartOrderResult
+from core.scope import GUARD_FINAL_READ_S, GUARD_REQUEST_S
 
 if TYPE_CHECKING:  # a type only: the HTTP client loads when a lane needs it
     from core.client import OpenAlgoClient
@@ -41,21 +42,11 @@ log = logging.getLogger(__name__)
 
 BOOK_EVERY_S: Final = 0.12  # orderbook reads: ~8 a second, inside the 10/s API limit with room
 POSITIONS_EVERY_S: Final = 0.5  # positionbook reads, with flatten: its own bucket, no hurry
-REQUEST_S: Final = 2.0  # the longest one request of the guard's rounds may take
-FINAL_READ_S: Final = 3.0  # each of the last reads of the books
-STOP_BOUND_S: Final = REQUEST_S + 2 * FINAL_READ_S  # from stop() to the guard's report, at most
+REQUEST_S: Final = GUARD_REQUEST_S
+FINAL_READ_S: Final = GUARD_FINAL_READ_S
 RATE_LIMITED_TRIES: Final = 3  # 429s in a row for one cancel; the next read finds the order again
 CLOSE_BACKOFF_S: Final = 1.0  # a position's second close attempt waits this long, then doubling...
 CLOSE_BACKOFF_MAX_S: Final = 30.0  # ...up to this
-MIN_GUARD_S: Final = 1.0
-MAX_GUARD_S: Final = 3600.0
-
-
-def guard_problem(seconds: float) -> str | None:
-    """Why ``seconds`` is not a usable guard time (0 means no guard), or None."""
-    if not math.isfinite(seconds) or seconds < 0 or (0 < seconds < MIN_GUARD_S) or seconds > MAX_GUARD_S:
-        return f"The guard time must be 0 (off) or between {MIN_GUARD_S:g} and {MAX_GUARD_S:g} seconds."
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,21 +21,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from core import DEFAULT_DEADLINE_S
 from core.client import OpenAlgoClient, make_http_client
-from core.guard import STOP_BOUND_S, Catch, Guard
-from core.halt import HaltReport, halt
 from core.kill import KillSwitch
 from core.one_kill import OneKill, ServerLocks
 from core.record import KillRecord
 from core.report import CancelReport, Verdict, with_guard
-from core.scope import KillScope
+from core.scope import GUARD_STOP_BOUND_S, KillScope
+
+if TYPE_CHECKING:  # types only: the guard and the halt load when a kill runs them
+    from core.guard import Catch, Guard
+    from core.halt import HaltReport
 
 log = logging.getLogger(__name__)
 
 VERDICT_GRACE_S = 1.0  # after the deadline, the longest this process waits for a verdict
-GUARD_GRACE_S = STOP_BOUND_S + 1.0  # after the guard's time: a request in flight, its last reads
+GUARD_GRACE_S = GUARD_STOP_BOUND_S + 1.0  # after the guard's time: a request in flight, its last reads
 HALT_BOUND_S = 16.0  # the halt's three requests, 5 s each at most
 HALT_WITHIN_S = 5.0
 
@@ -104,6 +107,8 @@ class ServerKill:
                 self.step = "guard"
                 report = self.report = self._hold_flat(report)
             if self.scope.halt:
+                from core.halt import HaltReport
+
                 if self.interrupted:
                     halted = HaltReport(False, "Not halted: the kill was interrupted.", report.mode)
                 else:
@@ -123,6 +128,8 @@ class ServerKill:
             self.done.set()
 
     def _hold_flat(self, report: CancelReport) -> CancelReport:
+        from core.guard import Guard
+
         def caught(catch: Catch) -> None:
             if self._on_catch is not None:
                 self._on_catch(self.target.host, catch)
@@ -201,6 +208,8 @@ class ServerKill:
                 ),
             )
         if self.step == "halt":
+            from core.halt import HaltReport
+
             return replace(
                 report,
                 halt=HaltReport(
@@ -224,6 +233,8 @@ class ServerKill:
 
 def halt_after(report: CancelReport, client: OpenAlgoClient) -> HaltReport:
     """The halt step: only once the live account is verified flat (core.halt explains why)."""
+    from core.halt import HaltReport, halt
+
     if report.verdict is not Verdict.FLAT:
         return HaltReport(
             False,

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from core import DEFAULT_DEADLINE_S
 from core.exchange import Exchange
-from core.flatten import Flatten
 from core.orders import Order, text
 from core.pacing import ORDER_RATE_LIMIT, RateLimiter
 from core.positions import Position
@@ -520,6 +519,8 @@ class _KillRun:
                 ),
                 open_positions=self.positions_now(),
             )
+        from core.flatten import Flatten  # loaded only by a kill that closes positions
+
         flat_ms = report.trigger_to_verified_ms
         step = Flatten(
             self.client,

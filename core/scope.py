@@ -11,8 +11,24 @@ Each step starts only after the one before it is verified.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+# The guard's bounds, here rather than in ``core.guard``: a command checks a guard time, and
+# waits for a guard to stop, without loading the guard unless it runs one.
+GUARD_REQUEST_S: Final = 2.0  # the longest one request of the guard's rounds may take
+GUARD_FINAL_READ_S: Final = 3.0  # each of the guard's last reads of the books
+GUARD_STOP_BOUND_S: Final = GUARD_REQUEST_S + 2 * GUARD_FINAL_READ_S  # from its stop() to its report, at most
+MIN_GUARD_S: Final = 1.0
+MAX_GUARD_S: Final = 3600.0
+
+
+def guard_problem(seconds: float) -> str | None:
+    """Why ``seconds`` is not a usable guard time (0 means no guard), or None."""
+    if not math.isfinite(seconds) or seconds < 0 or (0 < seconds < MIN_GUARD_S) or seconds > MAX_GUARD_S:
+        return f"The guard time must be 0 (off) or between {MIN_GUARD_S:g} and {MAX_GUARD_S:g} seconds."
+    return None
 
 
 @dataclass(frozen=True, slots=True)

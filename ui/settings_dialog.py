@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 
 from core import DEFAULT_STRATEGY
 from core.addresses import is_loopback, normalise_host
-from core.guard import MAX_GUARD_S
 from core.kill import MAX_DEADLINE_S, MIN_DEADLINE_S
 from core.replies import ApiError
+from core.scope import MAX_GUARD_S
 from core.secrets import KeyStore, KeyStoreError, SessionKeyStore
 from core.settings import FiringPolicy, Server, Settings
 from ui.background import Background

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core import headless
+from core import guard as guard_module
 from core.cli_kill import run_headless_kill
 from core.client import OpenAlgoClient, make_http_client
 from core.guard import Guard, GuardReport
@@ -152,7 +152,7 @@ def test_a_ctrl_c_while_the_guard_is_being_made_stops_it() -> None:
             return Guard(*args, **kwargs)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(headless, "Guard", guard_while_interrupted)
+            patch.setattr(guard_module, "Guard", guard_while_interrupted)  # read when the guard starts
             started = time.monotonic()
             kill.start()
             assert kill.done.wait(15)
