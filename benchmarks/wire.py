@@ -338,6 +338,8 @@ def _report(report: Report, runs: list[Run], s: Samples, idle_s: float, rounds: 
     report.add("post_idle_trigger_to_wire_ms", post_idle, "ms")
     if s.post_idle_baseline:
         report.add("post_idle_baseline_ms", max(s.post_idle_baseline), "ms")
+        # The same measure for a bare client: what the idleness does to any post on this host.
+        report.add("post_idle_baseline_vs_warm_ratio", max(s.post_idle_baseline) / runs[-1].baseline, "x")
     report.add("idle_vs_warm_ratio", post_idle / warm, "x", Target("<", 1.5))
     report.add("idle_new_connections", s.idle_new_connections, "count", Target("<=", 0))
     dropped = max(s.dropped)
