@@ -264,8 +264,8 @@ def test_what_the_window_loaded_is_kept_out_of_full_collections_even_after_an_ea
 ) -> None:
     """A full collection walks every object not frozen with the interpreter lock held, and one set
     off in the middle of a kill stalls the window. What the window holds when its first book is on
-    screen is frozen even in a process that froze before (an earlier window in a benchmark run),
-    and again with the first book after its settings change."""
+    screen is frozen even in a process that froze before (an earlier window in a benchmark run);
+    the polls after it freeze nothing more."""
     gc.freeze()  # the process froze once already, before this window was made
     try:
         store = SessionKeyStore()
@@ -282,16 +282,6 @@ def test_what_the_window_loaded_is_kept_out_of_full_collections_even_after_an_ea
         with qtbot.waitSignal(window.bookShown, timeout=10_000):
             pass
         assert not frozen(loaded_later), "only the first book freezes, not every poll"
-
-        window.open_settings()
-        dialog = window.settings_dialog
-        assert dialog is not None
-        dialog.strategy_edit.setText("Desk 4")
-        with qtbot.waitSignal(window.settingsChanged):
-            dialog.accept()
-        with qtbot.waitSignal(window.bookShown, timeout=10_000):
-            pass
-        assert frozen(loaded_later)
         window.close()
     finally:
         gc.unfreeze()
