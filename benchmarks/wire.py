@@ -346,6 +346,7 @@ def _report(report: Report, runs: list[Run], s: Samples, idle_s: float, rounds: 
     dropped_warm = median(s.dropped_warm)
     report.add("idle_dropped_trigger_to_wire_ms", dropped, "ms")
     report.add("idle_dropped_baseline_ms", median(s.dropped_baseline), "ms")
+    report.add("idle_dropped_baseline_worst_ms", max(s.dropped_baseline), "ms")  # as the app's figure
     report.add("idle_dropped_vs_warm_ratio", dropped / dropped_warm, "x", Target("<", 2.0))
     report.add("idle_dropped_failed_attempts", s.dropped_failed_attempts, "count", Target("<=", 0))
     report.note(
@@ -374,8 +375,10 @@ def _report(report: Report, runs: list[Run], s: Samples, idle_s: float, rounds: 
         f"request ({', '.join(f'{v:.2f}' for v in s.dropped)} ms) over the warm median of "
         f"{len(s.dropped_warm)} kills on the same rig ({dropped_warm:.2f} ms); new connections opened "
         f"for them (with the bare posts between): {s.dropped_new_connections}; kills whose cancel-all "
-        f"failed or erred: {s.dropped_failed_attempts}. A bare httpx post after the same drop: "
-        f"{median(s.dropped_baseline):.2f} ms."
+        f"failed or erred: {s.dropped_failed_attempts}. A bare httpx post after the same drop "
+        f"(median, idle_dropped_baseline_ms; worst, _worst_ms): "
+        + ", ".join(f"{v:.2f}" for v in s.dropped_baseline)
+        + " ms."
     )
 
 
