@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 BOOK_EVERY_S: Final = 0.12  # orderbook reads: ~8 a second, inside the 10/s API limit with room
 POSITIONS_EVERY_S: Final = 0.5  # positionbook reads, with flatten: its own bucket, no hurry
-REQUEST_S: Final = GUARD_REQUEST_S
-FINAL_READ_S: Final = GUARD_FINAL_READ_S
 RATE_LIMITED_TRIES: Final = 3  # 429s in a row for one cancel; the next read finds the order again
 CLOSE_BACKOFF_S: Final = 1.0  # a position's second close attempt waits this long, then doubling...
 CLOSE_BACKOFF_MAX_S: Final = 30.0  # ...up to this
@@ -208,7 +206,7 @@ class Guard:
 
     def within(self) -> float:
         """How long the next request may take: never past the guard's end by much."""
-        return min(REQUEST_S, max(0.1, self._ends - self.clock()))
+        return min(GUARD_REQUEST_S, max(0.1, self._ends - self.clock()))
 
     def own(self, order: Order) -> bool:
         """A closing order of the kill's or the guard's own: cancelling it would undo the close."""
@@ -227,7 +225,7 @@ class Guard:
             if self.over():
                 return
             slot = self.limiter.acquire(
-                time.perf_counter() + min(REQUEST_S, max(0.0, self._ends - self.clock()))
+                time.perf_counter() + min(GUARD_REQUEST_S, max(0.0, self._ends - self.clock()))
             )
             if slot is None:
                 return  # the order bucket is full: the next read finds it again
@@ -271,7 +269,7 @@ class Guard:
 
     def close(self, position: Position, state: _Closing) -> None:
         slot = self.smart_limiter.acquire(
-            time.perf_counter() + min(REQUEST_S, max(0.0, self._ends - self.clock()))
+            time.perf_counter() + min(GUARD_REQUEST_S, max(0.0, self._ends - self.clock()))
         )
         if slot is None:
             return
@@ -325,9 +323,9 @@ class Guard:
 
     def final(self, started: float) -> GuardReport:
         """One last read of the books: the guard's verdict is what it shows."""
-        book = self.client.orderbook(within=FINAL_READ_S)
+        book = self.client.orderbook(within=GUARD_FINAL_READ_S)
         positions: PositionBook | ApiError | None = (
-            self.client.positionbook(within=FINAL_READ_S) if self.close_positions else None
+            self.client.positionbook(within=GUARD_FINAL_READ_S) if self.close_positions else None
         )
         remaining: tuple[Order, ...] = ()
         open_positions: tuple[Position, ...] = ()
