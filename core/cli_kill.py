@@ -164,6 +164,11 @@ def run_kills(
         _restore_sigterm(previous)
     reports = [kill.final_report() for kill in kills]
     if code is None:
+        if record is not None:
+            # Once more: a process that died just before this one started (a window killed as
+            # `trigger` waited on it) can still hold its lock for a moment while it exits, and
+            # its kill then looked alive. It is gone by now; each kill is named once either way.
+            announce_interrupted(record, locks, err)
         for kill in kills:
             kill.close()
         if all(kill.ended for kill in kills):  # a kill given up on keeps its lock until exit
